@@ -1,0 +1,68 @@
+"""API plumbing shared by every app: error shape, pagination, permission helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, pagination, permissions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .errors import DomainError, RuleViolation
+from .roles import has_role
+
+
+class Pagination(pagination.PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every error answers `{"code", "detail"}` (400s also carry the field errors)."""
+    if isinstance(exc, RuleViolation):
+        body: dict[str, Any] = {"code": exc.code, "detail": exc.detail, **exc.data}
+        if exc.field:
+            body[exc.field] = [exc.detail]
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DomainError):
+        return Response({"code": exc.code, "detail": exc.detail, **exc.data}, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = response.data if isinstance(response.data, dict) else {"non_field_errors": response.data}
+        response.data = {"code": "invalid", "detail": "invalid input", **errors}
+    elif isinstance(exc, exceptions.APIException):
+        data = response.data if isinstance(response.data, dict) else {"detail": response.data}
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else exc.default_code
+        response.data = {"code": code, **data}
+    return response
+
+
+class HasRole(permissions.BasePermission):
+    """`HasRole.of("integration", "agent")`: the request's user holds one of the roles."""
+
+    roles: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, *roles: str) -> type[HasRole]:
+        return type(f"HasRole_{'_'.join(roles)}", (cls,), {"roles": roles})
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and has_role(request.user, *self.roles))
+
+
+def conflict(detail: str, code: str) -> Response:
+    return Response({"code": code, "detail": detail}, status=status.HTTP_409_CONFLICT)

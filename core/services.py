@@ -1,0 +1,67 @@
+"""Writes shared by every app: the audit event and the notification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+
+from .models import Event, Notification
+
+
+def _subject_kind(subject: models.Model) -> str:
+    return subject._meta.model_name or ""
+
+
+def event_record(
+    *,
+    subject: models.Model,
+    action: str,
+    actor=None,
+    from_status: str = "",
+    to_status: str = "",
+    data: dict[str, Any] | None = None,
+    at=None,
+) -> Event:
+    """Write one audit event: who (a user, or the system when `actor` is None) did what to what."""
+    return Event.objects.create(
+        at=at or timezone.now(),
+        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+        actor_label=getattr(actor, "username", None) or "system",
+        action=action,
+        subject_kind=_subject_kind(subject),
+        subject_id=subject.pk,
+        from_status=from_status,
+        to_status=to_status,
+        data=data or {},
+    )
+
+
+def notify(
+    *,
+    users: Iterable,
+    kind: str,
+    title: str,
+    body: str = "",
+    subject: models.Model | None = None,
+) -> list[Notification]:
+    """Send one message to each of `users` (duplicates and None are dropped)."""
+    seen: set[int] = set()
+    rows = []
+    for user in users:
+        if user is None or user.pk in seen:
+            continue
+        seen.add(user.pk)
+        rows.append(
+            Notification(
+                user=user,
+                kind=kind,
+                title=title,
+                body=body,
+                subject_kind=_subject_kind(subject) if subject is not None else "",
+                subject_id=subject.pk if subject is not None else None,
+            )
+        )
+    return Notification.objects.bulk_create(rows)

@@ -1,0 +1,37 @@
+"""Who sees which shops and orders (CONTRACT.md "Who is who")."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from core.roles import Role, has_role, is_platform_staff
+
+from .models import Order, Shop
+
+
+def shop_list_for(user) -> QuerySet[Shop]:
+    if not user.is_authenticated:
+        return Shop.objects.none()
+    if is_platform_staff(user) or has_role(user, Role.INTEGRATION):
+        return Shop.objects.all()
+    return Shop.objects.filter(Q(owner=user) | Q(staff=user)).distinct()
+
+
+def shops_of_seller(user) -> QuerySet[Shop]:
+    return Shop.objects.filter(Q(owner=user) | Q(staff=user))
+
+
+def order_list_for(user) -> QuerySet[Order]:
+    """All orders for platform staff and the integration; a seller's shops'; a buyer's own."""
+    qs = Order.objects.select_related("shop", "buyer").prefetch_related("items", "shipments")
+    if not user.is_authenticated:
+        return qs.none()
+    if is_platform_staff(user) or has_role(user, Role.INTEGRATION):
+        return qs
+    return qs.filter(Q(buyer=user) | Q(shop__in=shops_of_seller(user)))
+
+
+def is_seller_of(user, shop: Shop) -> bool:
+    if shop.owner_id == user.pk:
+        return True
+    return shop.staff.filter(pk=user.pk).exists()
