@@ -62,6 +62,9 @@ class IdempotencyRecord(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key_uniq")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"
+
 
 class CalendarDay(models.Model):
     """An operator's correction to the working-day calendar (a holiday or a make-up working day)."""

@@ -384,9 +384,7 @@ PENALTIES: dict[str, PenaltyRule] = {
                 ShopKind.MARKETPLACE: Decision("R-P02.points", 3),
                 ShopKind.MALL: Decision("R-P02.points", 3),
             },
-            compensation={
-                kind: Compensation(Decimal("30"), "cash", maximum=Decimal("500.00")) for kind in ShopKind
-            },
+            compensation={kind: Compensation(Decimal("30"), "cash", maximum=Decimal("500.00")) for kind in ShopKind},
             source="003",
         ),
         PenaltyRule(
@@ -396,8 +394,7 @@ PENALTIES: dict[str, PenaltyRule] = {
             points={ShopKind.MARKETPLACE: 6, ShopKind.MALL: 6},
             compensation={},
             other=(
-                "the seller must still perform (refund, invoice …); "
-                "invoice refusal on mall: 30 % of the invoice amount"
+                "the seller must still perform (refund, invoice …); invoice refusal on mall: 30 % of the invoice amount"
             ),
             source="003, 000",
         ),

@@ -28,6 +28,4 @@ def deadlines_of(obj: models.Model) -> list[Deadline]:
     cached = getattr(obj, "_deadlines", None)
     if cached is not None:
         return cached
-    return list(
-        Deadline.objects.filter(subject_kind=obj._meta.model_name, subject_id=obj.pk).order_by("due_at", "id")
-    )
+    return list(Deadline.objects.filter(subject_kind=obj._meta.model_name, subject_id=obj.pk).order_by("due_at", "id"))

@@ -92,6 +92,7 @@ class OrderCreateSerializer(serializers.Serializer):
     items = OrderItemSerializer(many=True, allow_empty=False)
     presale_ship_by = serializers.DateTimeField(required=False, allow_null=True)
     promised_ship_hours = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=72)
+    created_at = serializers.DateTimeField(required=False, help_text="when the shop platform created it; default now")
 
 
 class OrderPaySerializer(serializers.Serializer):

@@ -63,8 +63,12 @@ def order_create(
     free_shipping: bool = False,
     presale_ship_by: dt.datetime | None = None,
     promised_ship_hours: int | None = None,
+    created_at: dt.datetime | None = None,
 ) -> Order:
-    """An order pushed by the shop platform: `awaiting_payment` (R-T18 counts from now)."""
+    """An order pushed by the shop platform: `awaiting_payment` (R-T18 counts from its creation)."""
+    now = timezone.now()
+    created_at = created_at or now
+    _not_in_future(created_at, "created_at", now)
     if not items:
         raise RuleViolation("an order has at least one item", field="items", code="no_items")
     order = Order.objects.create(
@@ -75,6 +79,7 @@ def order_create(
         free_shipping=free_shipping,
         presale_ship_by=presale_ship_by,
         promised_ship_hours=promised_ship_hours,
+        created_at=created_at,
     )
     OrderItem.objects.bulk_create([OrderItem(order=order, **item) for item in items])
     event_record(
@@ -174,7 +179,12 @@ def _late_shipment(order: Order, deadline: Deadline, *, actor=None) -> Penalty:
         actor=actor,
         from_status=order.status,
         to_status=order.status,
-        data={"rule": "R-T01", "deadline": deadline.pk, "penalty": penalty.pk, "compensation": str(penalty.compensation_amount)},
+        data={
+            "rule": "R-T01",
+            "deadline": deadline.pk,
+            "penalty": penalty.pk,
+            "compensation": str(penalty.compensation_amount),
+        },
     )
     notify(
         users=[order.buyer, *_shop_people(order.shop)],

@@ -4,7 +4,7 @@ from .models import LedgerMovement, Penalty
 
 
 class PenaltySerializer(serializers.ModelSerializer):
-    source = serializers.SerializerMethodField()
+    source = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     class Meta:
         model = Penalty
@@ -37,7 +37,7 @@ class PenaltyRevokeSerializer(serializers.Serializer):
 
 
 class LedgerMovementSerializer(serializers.ModelSerializer):
-    source = serializers.SerializerMethodField()
+    source = serializers.SerializerMethodField()  # type: ignore[assignment]
 
     class Meta:
         model = LedgerMovement

@@ -1,3 +1,3 @@
 """`DJANGO_SETTINGS_MODULE=config.settings` loads the base settings, read from the environment."""
 
-from .base import *  # noqa: F401,F403
+from .base import *  # noqa: F403
