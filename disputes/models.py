@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -56,3 +57,226 @@ class Deadline(models.Model):
     @property
     def is_paused(self) -> bool:
         return self.paused_at is not None
+
+
+class Refund(models.Model):
+    """A buyer's refund request on an order (退款), RULEBOOK §3."""
+
+    class Kind(models.TextChoices):
+        REFUND_ONLY = "refund_only", "仅退款"
+        RETURN_AND_REFUND = "return_and_refund", "退货退款"
+        EXCHANGE = "exchange", "换货"
+
+    class Status(models.TextChoices):
+        PENDING_SELLER = "pending_seller", "退款协议等待卖家确认"
+        SELLER_REFUSED = "seller_refused", "卖家不同意协议,等待买家修改"
+        AWAITING_RETURN = "awaiting_return", "已达成退款协议,等待买家退货"
+        RETURN_SHIPPED = "return_shipped", "买家已退货,等待卖家确认收货"
+        RETURN_REJECTED = "return_rejected", "卖家拒绝收货"
+        IN_ARBITRATION = "in_arbitration", "客服介入中"
+        REFUNDED = "refunded", "退款成功"
+        EXCHANGED = "exchanged", "换货完成"
+        CLOSED = "closed", "退款关闭"
+
+    class Stage(models.TextChoices):
+        NOT_SHIPPED = "not_shipped", "未发货"
+        SHIPPED = "shipped", "已发货未收货"
+        RECEIVED = "received", "已收货"
+
+    class FreightPayer(models.TextChoices):
+        BUYER = "buyer"
+        SELLER = "seller"
+        SPLIT = "split"
+
+    TERMINAL = (Status.REFUNDED, Status.EXCHANGED, Status.CLOSED)
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="refunds")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
+    # An agent filing on the buyer's behalf (phone, chat); the buyer otherwise.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    reason = models.CharField(max_length=30)
+    stage = models.CharField(max_length=20, choices=Stage.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_SELLER)
+    refusal_count = models.PositiveIntegerField(default=0)  # R-F03
+    refusal_reason = models.TextField(blank=True, default="")
+    return_address = models.TextField(blank=True, default="")
+    return_carrier = models.CharField(max_length=60, blank=True, default="")
+    return_tracking_number = models.CharField(max_length=60, blank=True, default="")
+    return_shipped_at = models.DateTimeField(null=True, blank=True)
+    return_rejection_reason = models.TextField(blank=True, default="")
+    express = models.BooleanField(default=False)  # R-F06: the platform advanced the money
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    refunded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=60, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["shop", "status"], name="refund_shop_status_idx"),
+            models.Index(fields=["buyer", "status"], name="refund_buyer_status_idx"),
+            models.Index(fields=["order", "status"], name="refund_order_status_idx"),
+        ]
+        constraints = [
+            # R-F05: one open refund per order at a time.
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=~models.Q(status__in=["refunded", "exchanged", "closed"]),
+                name="refund_one_open_per_order",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.pk} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in self.TERMINAL
+
+
+class Complaint(models.Model):
+    """A rights claim judged by the platform (投诉 / 维权), RULEBOOK §4; also a seller's claim against a buyer."""
+
+    class Type(models.TextChoices):
+        LATE_SHIPMENT = "late_shipment", "延迟发货"
+        OUT_OF_STOCK = "out_of_stock", "缺货"
+        PRICE_RAISE = "price_raise", "商家加价不发货"
+        FAKE_SHIPMENT = "fake_shipment", "虚假发货"
+        BREACH_OF_PROMISE = "breach_of_promise", "违背承诺"
+        AFTER_SALES_REFUSED = "after_sales_refused", "未履行售后服务"
+        MISDESCRIPTION = "misdescription", "描述不符"
+        COUNTERFEIT = "counterfeit", "假冒商品"
+        HARASSMENT = "harassment", "恶意骚扰"
+        LEAK_INFO = "leak_info", "泄露他人信息"
+        NOT_RECEIVED = "not_received", "交易成功但未收到货"
+        # Seller claims against buyers (RULEBOOK §4, R-T22)
+        MALICIOUS_REVIEW = "malicious_review", "恶意评价"
+        EXTORTION = "extortion", "勒索"
+        BUYER_HARASSMENT = "buyer_harassment", "买家骚扰"
+
+    class Severity(models.TextChoices):
+        SERIOUS = "serious", "严重"
+        AFFECTS_USE = "affects_use", "影响使用"
+        MINOR = "minor", "轻微"
+
+    class Status(models.TextChoices):
+        AWAITING_APPEAL = "awaiting_appeal", "等待被投诉方申诉"
+        AWAITING_REBUTTAL = "awaiting_rebuttal", "等待投诉方反驳"
+        IN_ARBITRATION = "in_arbitration", "平台处理中"
+        UPHELD = "upheld", "投诉成立"
+        DISMISSED = "dismissed", "投诉不成立"
+        WITHDRAWN = "withdrawn", "已撤销"
+
+    class Party(models.TextChoices):
+        BUYER = "buyer"
+        SELLER = "seller"
+
+    TERMINAL = (Status.UPHELD, Status.DISMISSED, Status.WITHDRAWN)
+    RULE_TYPES = (Type.MISDESCRIPTION, Type.COUNTERFEIT)  # R-C02
+    SELLER_CLAIM_TYPES = (Type.MALICIOUS_REVIEW, Type.EXTORTION, Type.BUYER_HARASSMENT)
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="complaints")
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="complaints")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="complaints")
+    complainant = models.CharField(max_length=10, choices=Party.choices, default=Party.BUYER)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    type = models.CharField(max_length=30, choices=Type.choices)
+    severity = models.CharField(max_length=20, choices=Severity.choices, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_APPEAL)
+    appeal_statement = models.TextField(blank=True, default="")
+    appealed_at = models.DateTimeField(null=True, blank=True)
+    rebuttal_statement = models.TextField(blank=True, default="")
+    rebutted_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    ruled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["shop", "status"], name="complaint_shop_status_idx"),
+            models.Index(fields=["buyer", "status"], name="complaint_buyer_status_idx"),
+            models.Index(fields=["order", "type"], name="complaint_order_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Complaint {self.pk} {self.type} ({self.status})"
+
+    @property
+    def accused(self) -> str:
+        return self.Party.SELLER if self.complainant == self.Party.BUYER else self.Party.BUYER
+
+
+class Case(models.Model):
+    """The platform taking over a refund or a complaint (客服介入 / 仲裁): the arbitration queue's row."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", "退款纠纷"
+        COMPLAINT = "complaint", "投诉"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "待处理"
+        AWAITING_EVIDENCE = "awaiting_evidence", "等待举证"
+        UNDER_REVIEW = "under_review", "审核中"
+        RULED = "ruled", "已裁决"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="case")
+    complaint = models.OneToOneField(Complaint, null=True, blank=True, on_delete=models.PROTECT, related_name="case")
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="cases")
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="cases")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_cases"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    # The case's nearest pending deadline, kept by the services: the queue's sort key.
+    next_due_at = models.DateTimeField(null=True, blank=True)
+    overdue = models.BooleanField(default=False)  # R-T12 ran out: escalated to the head of the queue
+    suspended_at = models.DateTimeField(null=True, blank=True)  # R-T19
+    ruled_at = models.DateTimeField(null=True, blank=True)
+    ruled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=20, blank=True, default="")
+    responsibility = models.CharField(max_length=20, blank=True, default="")
+    ruling_note = models.TextField(blank=True, default="")
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-overdue", "next_due_at", "id"]
+        indexes = [
+            models.Index(fields=["status", "-overdue", "next_due_at"], name="case_queue_idx"),
+            models.Index(fields=["assignee", "status"], name="case_assignee_idx"),
+            models.Index(fields=["shop", "status"], name="case_shop_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="refund", refund__isnull=False, complaint__isnull=True)
+                    | models.Q(kind="complaint", complaint__isnull=False, refund__isnull=True)
+                ),
+                name="case_one_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} {self.kind} ({self.status})"
+
+    @property
+    def subject(self) -> models.Model:
+        return self.refund if self.kind == self.Kind.REFUND else self.complaint  # type: ignore[return-value]
