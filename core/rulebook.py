@@ -101,6 +101,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="auto-agreed: refund executed",
             source="003",
             words="未发货退款只能同意退款,或者发货冲掉退款",
+            action="disputes.services.refunds.refund_answer_timeout",
         ),
         Timer(
             "R-T03",
@@ -111,6 +112,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="auto-agreed (refund_only: refunded; return: awaiting_return)",
             source="003",
             words="七天无理由退换货申请,卖家3天内未处理的,系统自动达成退款协议",
+            action="disputes.services.refunds.refund_answer_timeout",
         ),
         Timer(
             "R-T04",
@@ -121,6 +123,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="auto-agreed, as R-T03",
             source="003",
             words="买家申请退款后,卖家5天内未处理的,系统自动达成退款协议",
+            action="disputes.services.refunds.refund_answer_timeout",
         ),
         Timer(
             "R-T05",
@@ -131,6 +134,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="refund closed (buyer did not return)",
             source="decision",
             words="卖家同意退货后,买家须在规定时间内退货,逾期退款关闭",
+            action="disputes.services.refunds.refund_return_not_shipped_timeout",
         ),
         Timer(
             "R-T06",
@@ -141,6 +145,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="auto-refunded",
             source="003",
             words="买家退货后,卖家10天内未确认收货的,系统自动退款给买家",
+            action="disputes.services.refunds.refund_confirm_return_timeout",
         ),
         Timer(
             "R-T07",
@@ -151,6 +156,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="refund closed if neither side acted",
             source="003",
             words="卖家拒绝确认收货后15天内双方均未处理的,退款关闭",
+            action="disputes.services.refunds.refund_after_sales_timeout",
         ),
         Timer(
             "R-T08",
@@ -161,6 +167,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="refund closed",
             source="003",
             words="请买家在15天内修改退款协议,如果在这期间内不修改,本退款申请将自动关闭;关闭前三天站内信提醒",
+            action="disputes.services.refunds.refund_after_sales_timeout",
             reminder_before=3,
         ),
         Timer(
@@ -172,6 +179,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="gate: the buyer may ask the platform to intervene (at once if the seller refused)",
             source="003",
             words="退款申请15天后,才可以要求淘宝客服介入处理",
+            action="disputes.services.refunds.refund_intervention_gate",
         ),
         Timer(
             "R-T10",
@@ -203,6 +211,7 @@ TIMERS: dict[str, Timer] = {
             source="002",
             words="平台介入后5个工作日内处理完毕(交易成功但未收到货:7个工作日)",
             variants={"not_received": 7},
+            action="disputes.services.cases.case_sla_timeout",
         ),
         Timer(
             "R-T13",
@@ -294,6 +303,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="late-shipment violation, as R-T01",
             source="decision",
             words="换货:卖家确认收到退回商品后须在规定时间内发出新商品",
+            action="disputes.services.refunds.refund_replacement_timeout",
         ),
         Timer(
             "R-T22",
@@ -307,6 +317,21 @@ TIMERS: dict[str, Timer] = {
         ),
     ]
 }
+
+# R-P11: a sanction's end is a deadline like any other. Not a §2 timer: it is keyed by the rule that
+# sets the sanctions, so its deadline kind is `r_p11_sanction_end`; the duration is the sanction's
+# own (SANCTIONS_A), recorded on the deadline row when it is scheduled.
+TIMERS["R-P11"] = Timer(
+    "R-P11",
+    "sanction_end",
+    starts="a shop crossed a points threshold (sanction starts)",
+    amount=0,  # per sanction: its days in SANCTIONS_A, passed when scheduled
+    calendar=Calendar.DAYS,
+    on_timeout="the sanction ends",
+    source="decision (Taobao practice)",
+    words="扣分累计达到节点:警告并搜索降权7天、限制发布商品7天/14天、店铺监管",
+    action="penalties.services.sanction_end",
+)
 
 TIMERS_BY_KIND: dict[str, Timer] = {t.kind: t for t in TIMERS.values()}
 
@@ -473,6 +498,40 @@ def sanction_thresholds(point_class: str) -> list[tuple[int, str, int | None]]:
     return [(points // 2, kind, days) for points, kind, days in thresholds]
 
 
+# R-P10: the classes whose points reset at the start of each natural year (China time). The rulebook
+# names class A; CONTRACT's shop record counts "points of active penalties this natural year" for both
+# classes, as Taobao does, so B resets too by default (decision).
+YEARLY_RESET_CLASSES = Decision("R-P10.yearly_reset_classes", ["A", "B"])
+
+# R-P03: the kinds of promise a seller can breach (违背承诺: 售后, 7天无理由, 发票, 支付宝, 站外交易,
+# 货到付款, 活动 …), and the other R-P03 conduct; each leaves an obligation the seller must still perform.
+BREACH_OF_PROMISE_KINDS: dict[str, str] = {
+    "after_sales": "履行售后服务承诺",
+    "no_reason_7d": "履行七天无理由退换货",
+    "invoice": "开具发票",
+    "alipay": "使用支付宝交易",
+    "off_platform": "不引导站外交易",
+    "cash_on_delivery": "履行货到付款",
+    "promotion": "履行活动承诺",
+    "shipping_fee": "履行运费承诺",
+    "gift": "履行赠品承诺",
+    # Other R-P03 conduct: after-sales refused, fake shipment, price raise.
+    "after_sales_refused": "履行售后服务",
+    "fake_shipment": "真实发货",
+    "price_raise": "按原价发货",
+}
+# R-P03 on a mall shop: refusing an invoice costs INVOICE_REFUSAL_MALL of the invoice amount.
+INVOICE_OBLIGATION_KIND = "invoice"
+
+# R-P04 situations (the complaint's severity) and the item actions of the ladder.
+MISDESCRIPTION_SEVERITIES = tuple(MISDESCRIPTION_LADDER)
+# R-P05: a counterfeit item is deleted (facilitation leaves the item alone).
+COUNTERFEIT_ITEM_ACTION = "delete"
+
+# §9 refund timeout count (超时): the refund clocks that run out against the seller when swept.
+METRICS_SELLER_TIMEOUT_RULES = ("R-T02", "R-T03", "R-T04", "R-T06")
+
+
 # ---------------------------------------------------------------------------------------------
 # Other decisions
 # ---------------------------------------------------------------------------------------------
@@ -490,3 +549,75 @@ SELLER_CLAIM_EXPRESS_BAN_DAYS = Decision("seller_claim.express_ban_days", 90)
 METRICS_WINDOW_DAYS = Decision("metrics.window_days", 30)
 # R-C06 risk signal look-back.
 RISK_LOOKBACK_DAYS = Decision("R-C06.lookback_days", 90)
+
+
+# ---------------------------------------------------------------------------------------------
+# §3 Refunds
+# ---------------------------------------------------------------------------------------------
+
+# Refund reasons by the order's stage (003).
+REFUND_REASONS_BY_STAGE: dict[str, tuple[str, ...]] = {
+    "not_shipped": ("out_of_stock", "late_shipment", "ordered_by_mistake", "no_longer_wanted"),
+    "shipped": (
+        "no_longer_wanted",
+        "rejected_damaged",
+        "empty_parcel",
+        "late_shipment",
+        "not_delivered",
+        "no_tracking",
+    ),
+    "received": (
+        "no_reason_7d",
+        "shipping_fee",
+        "spoiled",
+        "quality_issue",
+        "size_mismatch",
+        "date_mismatch",
+        "label_mismatch",
+        "missing_items",
+        "wrong_item",
+        "damaged",
+        "counterfeit",
+        "late_shipment",
+        "invoice_issue",
+    ),
+}
+ALL_REFUND_REASONS: tuple[str, ...] = tuple(dict.fromkeys(r for rs in REFUND_REASONS_BY_STAGE.values() for r in rs))
+
+# Which refund kinds each stage allows: nothing can be returned before it was shipped.
+REFUND_KINDS_BY_STAGE: dict[str, tuple[str, ...]] = {
+    "not_shipped": ("refund_only",),
+    "shipped": ("refund_only", "return_and_refund"),
+    "received": ("refund_only", "return_and_refund", "exchange"),
+}
+
+# R-F03: a refund with this reason refused this many times goes to arbitration by itself.
+AUTO_ARBITRATION_REASON = "quality_issue"
+AUTO_ARBITRATION_REFUSALS = 2
+
+# R-F02: reasons the seller cannot refuse before the order completes (售中).
+UNREFUSABLE_BEFORE_COMPLETION = ("no_reason_7d",)
+
+# §6 Who pays the return freight. Reasons that are the seller's fault (quality, wrong item,
+# misdescription, logistics damage on the seller's side, the parcel never arriving).
+SELLER_FAULT_REASONS = (
+    "quality_issue",
+    "wrong_item",
+    "damaged",
+    "spoiled",
+    "counterfeit",
+    "missing_items",
+    "size_mismatch",
+    "date_mismatch",
+    "label_mismatch",
+    "invoice_issue",
+    "shipping_fee",
+    "rejected_damaged",
+    "empty_parcel",
+    "not_delivered",
+    "no_tracking",
+    "late_shipment",
+    "out_of_stock",
+)
+# Reasons that are the buyer's own choice.
+BUYER_FAULT_REASONS = ("no_reason_7d", "no_longer_wanted", "ordered_by_mistake")

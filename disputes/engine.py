@@ -40,6 +40,7 @@ SUBJECT_MODELS = {
     "refund": "disputes.Refund",
     "complaint": "disputes.Complaint",
     "case": "disputes.Case",
+    "sanction": "penalties.Sanction",  # R-P11: a sanction's end
 }
 
 
@@ -70,6 +71,7 @@ def deadline_schedule(
     amount: int | None = None,
     unit: str | None = None,
     note: str = "",
+    kind: str | None = None,
 ) -> Deadline:
     """Start the clock of rule `rule_id` on `subject` at `start`.
 
@@ -87,7 +89,7 @@ def deadline_schedule(
         subject_kind=subject_kind_of(subject),
         subject_id=subject.pk,
         rule=timer.id,
-        kind=timer.kind,
+        kind=kind or timer.kind,
         started_at=start,
         due_at=due_at,
         duration_amount=amount,
@@ -120,13 +122,14 @@ def deadline_mark_fired(*, deadline: Deadline, by: str, outcome: str = "") -> No
     deadline.save(update_fields=["status", "fired_at", "fired_by", "outcome", "not_before"])
 
 
-def deadlines_pause(*, subjects: Iterable[models.Model], at: dt.datetime) -> int:
-    """R-T19: stop every pending clock of `subjects`, keeping the time each had left."""
-    rows = list(
-        Deadline.objects.select_for_update()
-        .filter(_subject_filter(subjects), status=Deadline.Status.PENDING, paused_at__isnull=True)
-        .only("id", "due_at")
+def deadlines_pause(*, subjects: Iterable[models.Model], at: dt.datetime, kinds: Sequence[str] | None = None) -> int:
+    """R-T19: stop the pending clocks of `subjects` (all, or those of `kinds`), keeping the time each had left."""
+    qs = Deadline.objects.select_for_update().filter(
+        _subject_filter(subjects), status=Deadline.Status.PENDING, paused_at__isnull=True
     )
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    rows = list(qs.only("id", "due_at"))
     for row in rows:
         row.remaining = max(row.due_at - at, dt.timedelta(0))
         row.paused_at = at
@@ -134,13 +137,14 @@ def deadlines_pause(*, subjects: Iterable[models.Model], at: dt.datetime) -> int
     return len(rows)
 
 
-def deadlines_resume(*, subjects: Iterable[models.Model], at: dt.datetime) -> int:
-    """R-T19: restart the paused clocks of `subjects` with exactly the time they had left."""
-    rows = list(
-        Deadline.objects.select_for_update()
-        .filter(_subject_filter(subjects), status=Deadline.Status.PENDING, paused_at__isnull=False)
-        .only("id", "remaining")
+def deadlines_resume(*, subjects: Iterable[models.Model], at: dt.datetime, kinds: Sequence[str] | None = None) -> int:
+    """R-T19: restart the paused clocks of `subjects` (all, or those of `kinds`) with the time they had left."""
+    qs = Deadline.objects.select_for_update().filter(
+        _subject_filter(subjects), status=Deadline.Status.PENDING, paused_at__isnull=False
     )
+    if kinds is not None:
+        qs = qs.filter(kind__in=list(kinds))
+    rows = list(qs.only("id", "remaining"))
     for row in rows:
         row.due_at = at + (row.remaining or dt.timedelta(0))
         row.paused_at = None
@@ -182,6 +186,11 @@ def deadline_fire(*, deadline_id: int, by: str = "sweep") -> bool:
     timer = rulebook.timer(head["rule"])
     model = apps.get_model(SUBJECT_MODELS[head["subject_kind"]])
     with transaction.atomic():
+        # Lock order: the order first (every service does the same), then the subject, then the deadline.
+        if head["subject_kind"] != "order" and any(f.name == "order" for f in model._meta.fields):
+            order_id = model.objects.filter(pk=head["subject_id"]).values_list("order_id", flat=True).first()
+            if order_id is not None:
+                list(apps.get_model("orders.Order").objects.select_for_update().filter(pk=order_id).values("id"))
         subject = model.objects.select_for_update().filter(pk=head["subject_id"]).first()
         deadline = Deadline.objects.select_for_update().get(id=deadline_id)
         if deadline.status != Deadline.Status.PENDING or deadline.paused_at is not None:

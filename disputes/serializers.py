@@ -1,8 +1,18 @@
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import rulebook
+from core.models import Event
+from core.roles import Role
+from orders.models import Order
 
-from .models import Deadline
+from .models import Case, Deadline, Refund
+from .selectors import deadlines_of
+
+User = get_user_model()
 
 
 class DeadlineSerializer(serializers.ModelSerializer):
@@ -49,3 +59,199 @@ class DeadlineSerializer(serializers.ModelSerializer):
 
     def get_paused(self, obj: Deadline) -> bool:
         return obj.paused_at is not None
+
+
+# --- refunds -------------------------------------------------------------------------------------
+
+
+class OrderSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    total_amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    shipping_fee = serializers.DecimalField(max_digits=10, decimal_places=2)
+    free_shipping = serializers.BooleanField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    signed_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    order = OrderSummarySerializer(read_only=True)
+    shop_name = serializers.CharField(source="shop.name", read_only=True)
+    return_freight_payer = serializers.SerializerMethodField()
+    return_freight_note = serializers.SerializerMethodField()
+    deadlines = serializers.SerializerMethodField()
+    case = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "order",
+            "shop",
+            "shop_name",
+            "buyer",
+            "created_by",
+            "kind",
+            "reason",
+            "stage",
+            "amount",
+            "description",
+            "status",
+            "refusal_count",
+            "refusal_reason",
+            "return_address",
+            "return_carrier",
+            "return_tracking_number",
+            "return_shipped_at",
+            "return_rejection_reason",
+            "return_freight_payer",
+            "return_freight_note",
+            "express",
+            "refunded_amount",
+            "refunded_at",
+            "closed_at",
+            "close_reason",
+            "case",
+            "created_at",
+            "updated_at",
+            "deadlines",
+        ]
+        read_only_fields = fields
+
+    def _freight(self, obj: Refund):
+        from .services.refunds import refund_freight_payer
+
+        cached = getattr(obj, "_freight", None)
+        if cached is None:
+            cached = obj._freight = refund_freight_payer(obj)  # type: ignore[attr-defined]
+        return cached
+
+    @extend_schema_field(serializers.ChoiceField(choices=Refund.FreightPayer.choices))
+    def get_return_freight_payer(self, obj: Refund) -> str:
+        return self._freight(obj).payer
+
+    def get_return_freight_note(self, obj: Refund) -> str:
+        return self._freight(obj).note
+
+    @extend_schema_field(DeadlineSerializer(many=True))
+    def get_deadlines(self, obj: Refund):
+        return DeadlineSerializer(deadlines_of(obj), many=True).data
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_case(self, obj: Refund) -> int | None:
+        case = getattr(obj, "case", None)
+        return case.pk if case is not None else None
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    order = serializers.PrimaryKeyRelatedField(queryset=Order.objects.none())  # scoped to the caller in __init__
+    kind = serializers.ChoiceField(choices=Refund.Kind.choices)
+    reason = serializers.ChoiceField(choices=[(r, r) for r in rulebook.ALL_REFUND_REASONS])
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    buyer = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(groups__name=Role.BUYER),
+        required=False,
+        help_text="agents filing on a buyer's behalf name the buyer",
+    )
+
+    def __init__(self, *args, orders=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["order"].queryset = orders  # type: ignore[attr-defined]
+
+
+class RefundApproveSerializer(serializers.Serializer):
+    return_address = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class RefundRefuseSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+
+
+class RefundModifySerializer(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"), required=False)
+    reason = serializers.ChoiceField(choices=[(r, r) for r in rulebook.ALL_REFUND_REASONS], required=False)
+    kind = serializers.ChoiceField(choices=Refund.Kind.choices, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ReturnShipmentSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=60)
+    tracking_number = serializers.CharField(max_length=60)
+
+
+class ReplacementShipmentSerializer(ReturnShipmentSerializer):
+    picked_up_at = serializers.DateTimeField()
+
+
+class EscalateSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_label")
+
+    class Meta:
+        model = Event
+        fields = ["id", "at", "actor", "action", "from_status", "to_status", "data"]
+        read_only_fields = fields
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    refund = serializers.PrimaryKeyRelatedField(read_only=True)
+    complaint = serializers.PrimaryKeyRelatedField(read_only=True)
+    shop_name = serializers.CharField(source="shop.name", read_only=True)
+    assignee_name = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    deadlines = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "refund",
+            "complaint",
+            "order",
+            "shop",
+            "shop_name",
+            "buyer",
+            "assignee",
+            "assignee_name",
+            "opened_at",
+            "next_due_at",
+            "overdue",
+            "suspended_at",
+            "ruled_at",
+            "outcome",
+            "responsibility",
+            "refund_amount",
+            "created_at",
+            "updated_at",
+            "deadlines",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(DeadlineSerializer(many=True))
+    def get_deadlines(self, obj: Case):
+        return DeadlineSerializer(deadlines_of(obj), many=True).data
+
+
+class CaseDetailSerializer(CaseSerializer):
+    subject = serializers.SerializerMethodField()
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "subject"]
+        read_only_fields = fields
+
+    @extend_schema_field(RefundSerializer)
+    def get_subject(self, obj: Case):
+        if obj.refund_id:
+            return RefundSerializer(obj.refund).data
+        return {"kind": "complaint", "id": obj.complaint_id}

@@ -220,6 +220,10 @@ def order_ship(*, order: Order, actor, carrier: str, tracking_number: str, picke
     Shipment.objects.create(
         order=order, carrier=carrier, tracking_number=tracking_number, picked_up_at=picked_up_at, entered_by=actor
     )
+    # R-F01: shipping cancels a refund filed before shipment.
+    from disputes.services.refunds import refund_cancel_by_shipment
+
+    refund_cancel_by_shipment(order=order, actor=actor)
     order.status = S.SHIPPED
     order.shipped_at = picked_up_at
     order.save(update_fields=["status", "shipped_at", "updated_at"])

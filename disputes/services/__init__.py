@@ -1,0 +1,4 @@
+"""Writes of the disputes app: one service per transition (refunds, cases; complaints as they land)."""
+
+from .cases import *  # noqa: F403
+from .refunds import *  # noqa: F403
