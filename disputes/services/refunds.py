@@ -139,8 +139,11 @@ def _received_at(order: Order) -> dt.datetime | None:
 
 
 def _validate_request(*, order: Order, kind: str, reason: str, amount: Decimal, refund: Refund | None = None) -> str:
-    """Check a refund request against §3 and the timers that gate it; return the order's stage."""
-    now = timezone.now()
+    """Check a refund request against §3 and the timers that gate it; return the order's stage.
+
+    A modified request is judged by the windows as they stood when it was filed (R-T14, R-T15, R-T17).
+    """
+    now = refund.created_at if refund is not None else timezone.now()
     stage = refund_stage_of(order)
     # R-T15: the after-sales window closes 15 days after completion.
     if order.status == OS.COMPLETED and order.completed_at:
@@ -836,6 +839,7 @@ def _late_replacement(order: Order, deadline: Deadline, *, refund: Refund | None
         shop=order.shop,
         code="r_p01",
         source=source,
+        actor=None,
         order=order,
         beneficiary=order.buyer,
         base_amount=order.total_amount,
