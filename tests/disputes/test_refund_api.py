@@ -10,7 +10,7 @@ from core.models import Event, Notification
 from disputes import services
 from disputes.models import Case, Complaint, Deadline, Refund
 from penalties.models import LedgerMovement, Penalty
-from penalties.services import PLATFORM_FUND, account_balance, account_buyer
+from penalties.services import PLATFORM_FUND, account_buyer
 from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, file_refund, make_order, sweep
 
 pytestmark = pytest.mark.django_db
