@@ -204,8 +204,6 @@ class TimelineEventSerializer(serializers.ModelSerializer):
 
 
 class CaseSerializer(serializers.ModelSerializer):
-    refund = serializers.PrimaryKeyRelatedField(read_only=True)
-    complaint = serializers.PrimaryKeyRelatedField(read_only=True)
     shop_name = serializers.CharField(source="shop.name", read_only=True)
     assignee_name = serializers.CharField(source="assignee.username", read_only=True, default=None)
     deadlines = serializers.SerializerMethodField()
