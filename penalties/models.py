@@ -45,12 +45,18 @@ class Penalty(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     revoke_reason = models.CharField(max_length=300, blank=True, default="")
+    # R-P04 / R-P05: the item (shop + SKU) and situation; the ladder's step and what it did to the item.
+    sku = models.CharField(max_length=80, blank=True, default="")
+    severity = models.CharField(max_length=30, blank=True, default="")
+    ladder_step = models.PositiveSmallIntegerField(null=True, blank=True)
+    item_action = models.CharField(max_length=10, blank=True, default="")  # "", delist, delete
 
     class Meta:
         ordering = ["-issued_at", "-id"]
         indexes = [
             models.Index(fields=["shop", "status", "issued_at"], name="penalty_shop_idx"),
             models.Index(fields=["source_kind", "source_id"], name="penalty_source_idx"),
+            models.Index(fields=["shop", "code", "sku", "severity", "issued_at"], name="penalty_item_idx"),
         ]
 
     def __str__(self) -> str:
@@ -104,3 +110,103 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.amount} {self.currency}"
+
+
+class ItemAction(models.Model):
+    """What a penalty did to an item (shop + SKU): delisted or deleted (R-P04, R-P05).
+
+    Orders only carry SKUs, so the item's listing state is this table: the latest action not reverted.
+    A revoked penalty reverts its action (R-P12).
+    """
+
+    class Action(models.TextChoices):
+        DELIST = "delist", "下架 delisted"
+        DELETE = "delete", "删除 deleted"
+
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="item_actions")
+    sku = models.CharField(max_length=80)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    penalty = models.OneToOneField(Penalty, on_delete=models.PROTECT, related_name="item_action_row")
+    at = models.DateTimeField(default=timezone.now)
+    reverted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["shop", "sku", "-at"], name="item_action_item_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} shop {self.shop_id} sku {self.sku}"
+
+
+class Obligation(models.Model):
+    """What a seller penalised for breach of promise must still perform (R-P03): open until performed."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        PERFORMED = "performed"
+        CANCELLED = "cancelled"  # its penalty was revoked: nothing was breached
+
+    penalty = models.OneToOneField(Penalty, on_delete=models.PROTECT, related_name="obligation")
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="obligations")
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=30)  # core.rulebook.BREACH_OF_PROMISE_KINDS
+    description = models.CharField(max_length=300, blank=True, default="")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    performed_at = models.DateTimeField(null=True, blank=True)
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["shop", "status"], name="obligation_shop_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} shop {self.shop_id} ({self.status})"
+
+
+class Sanction(models.Model):
+    """A sanction a shop earned by crossing a points threshold of its class in a natural year (R-P11).
+
+    Each (shop, class, threshold, year) fires once: a partial unique constraint over the rows not
+    lifted. Its end is a deadline (rule R-P11, kind r_p11_sanction_end); a revocation that takes the
+    points back under the threshold lifts it (R-P12).
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        ENDED = "ended"
+        LIFTED = "lifted"
+
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="sanctions")
+    point_class = models.CharField(max_length=1, choices=Penalty.PointClass.choices)
+    threshold = models.PositiveIntegerField()
+    year = models.PositiveSmallIntegerField()  # natural year, China time (R-P10)
+    kind = models.CharField(max_length=40)  # core.rulebook.SANCTIONS_A kinds
+    days = models.PositiveIntegerField(null=True, blank=True)  # None: until the platform lifts it
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    penalty = models.ForeignKey(Penalty, on_delete=models.PROTECT, related_name="sanctions")  # the one that crossed
+    ended_at = models.DateTimeField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["starts_at", "threshold", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "point_class", "threshold", "year"],
+                condition=~models.Q(status="lifted"),
+                name="sanction_once_per_year",
+            ),
+        ]
+        indexes = [models.Index(fields=["shop", "status"], name="sanction_shop_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} shop {self.shop_id} ({self.point_class}{self.threshold}, {self.year})"

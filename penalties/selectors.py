@@ -1,11 +1,56 @@
+"""Reads of penalties, sanctions, the ledger and the seller record (RULEBOOK §5, §9)."""
+
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+import datetime as dt
+import statistics
 
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from core import rulebook
+from core.calendar import CHINA
+from core.models import Event
 from core.roles import is_platform_staff
+from disputes.models import Case, Complaint, Deadline, Refund
+from orders.models import Order, Shop
 from orders.selectors import shops_of_seller
 
-from .models import LedgerMovement, Penalty
+from .models import ItemAction, LedgerMovement, Obligation, Penalty, Sanction
+
+# --- years (R-P10: natural years, China time) ----------------------------------------------------
+
+
+def natural_year(at: dt.datetime) -> int:
+    """The natural year (China time) `at` falls in: 31 Dec 16:00 UTC is already next year (R-P10)."""
+    return at.astimezone(CHINA).year
+
+
+def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of natural year `year`, China time."""
+    return dt.datetime(year, 1, 1, tzinfo=CHINA), dt.datetime(year + 1, 1, 1, tzinfo=CHINA)
+
+
+def points_window(*, point_class: str, year: int) -> Q:
+    """Which penalties count towards `point_class` points of `year`: that year's, or all up to its end
+    for a class that does not reset (R-P10, `YEARLY_RESET_CLASSES`)."""
+    start, end = year_bounds(year)
+    if point_class in rulebook.resolve(rulebook.YEARLY_RESET_CLASSES):
+        return Q(issued_at__gte=start, issued_at__lt=end)
+    return Q(issued_at__lt=end)
+
+
+def shop_points(*, shop: Shop, point_class: str, year: int) -> int:
+    """Points of the shop's active penalties of `point_class` counted in `year` (R-P10, R-P12)."""
+    total = (
+        Penalty.objects.filter(shop=shop, point_class=point_class, status=Penalty.Status.ACTIVE)
+        .filter(points_window(point_class=point_class, year=year))
+        .aggregate(s=Sum("points"))["s"]
+    )
+    return int(total or 0)
+
+
+# --- lists ---------------------------------------------------------------------------------------
 
 
 def penalty_list_for(user) -> QuerySet[Penalty]:
@@ -16,6 +61,21 @@ def penalty_list_for(user) -> QuerySet[Penalty]:
     if is_platform_staff(user):
         return qs
     return qs.filter(shop__in=shops_of_seller(user))
+
+
+def penalty_list(
+    *, user, shop: int | None = None, year: int | None = None, active: bool | None = None
+) -> QuerySet[Penalty]:
+    """GET penalties/: the penalties `user` may see, filtered by shop, natural year (China time), status."""
+    qs = penalty_list_for(user).select_related("obligation")
+    if shop is not None:
+        qs = qs.filter(shop_id=shop)
+    if year is not None:
+        start, end = year_bounds(year)
+        qs = qs.filter(issued_at__gte=start, issued_at__lt=end)
+    if active is not None:
+        qs = qs.filter(status=Penalty.Status.ACTIVE) if active else qs.exclude(status=Penalty.Status.ACTIVE)
+    return qs
 
 
 def ledger_list_for(user) -> QuerySet[LedgerMovement]:
@@ -29,3 +89,175 @@ def ledger_list_for(user) -> QuerySet[LedgerMovement]:
     for shop_id in shops_of_seller(user).values_list("id", flat=True):
         accounts += [f"shop:{shop_id}", f"frozen:shop:{shop_id}"]
     return qs.filter(Q(debit__in=accounts) | Q(credit__in=accounts))
+
+
+def obligation_list_for(user) -> QuerySet[Obligation]:
+    """R-P03 obligations: platform staff see all, a seller their shops'."""
+    qs = Obligation.objects.select_related("penalty")
+    if not user.is_authenticated:
+        return qs.none()
+    if is_platform_staff(user):
+        return qs
+    return qs.filter(shop__in=shops_of_seller(user))
+
+
+def record_shop_for(user, shop_id: int) -> Shop | None:
+    """The shop whose record `user` may read: their own (seller), any (agent, arbitrator); else None (404)."""
+    if not user.is_authenticated:
+        return None
+    if is_platform_staff(user):
+        return Shop.objects.filter(pk=shop_id).first()
+    return shops_of_seller(user).filter(pk=shop_id).first()
+
+
+# --- items ---------------------------------------------------------------------------------------
+
+
+def item_state(*, shop: Shop, sku: str) -> str:
+    """The listing state of an item (shop + SKU) after penalties: listed, delist or delete (R-P04, R-P05).
+
+    A deleted item stays deleted whatever else happened to it; reverted actions (R-P12) do not count.
+    """
+    actions = set(
+        ItemAction.objects.filter(shop=shop, sku=sku, reverted_at__isnull=True).values_list("action", flat=True)
+    )
+    for action in (ItemAction.Action.DELETE, ItemAction.Action.DELIST):
+        if action in actions:
+            return action
+    return "listed"
+
+
+# --- sanctions and the record --------------------------------------------------------------------
+
+
+def sanctions_active(*, shop: Shop, now: dt.datetime | None = None) -> QuerySet[Sanction]:
+    """Sanctions in force at `now`: active and not past their end (the sweep may not have run yet)."""
+    now = now or timezone.now()
+    return Sanction.objects.filter(shop=shop, status=Sanction.Status.ACTIVE, starts_at__lte=now).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now)
+    )
+
+
+def shop_record(*, shop: Shop, year: int | None = None, now: dt.datetime | None = None) -> dict:
+    """GET shops/{id}/record/: points of `year` (default: this natural year, China time) per class,
+    the sanctions in force, and the §9 service metrics."""
+    now = now or timezone.now()
+    year = year or natural_year(now)
+    return {
+        "shop": shop.pk,
+        "year": year,
+        "points": {c: shop_points(shop=shop, point_class=c, year=year) for c in Penalty.PointClass.values},
+        "sanctions": list(sanctions_active(shop=shop, now=now)),
+        "metrics": shop_metrics(shop=shop, now=now),
+    }
+
+
+# --- §9 service metrics ---------------------------------------------------------------------------
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
+
+
+def _per_shop(total: int, shops: int) -> float | None:
+    return round(total / shops, 2) if shops else None
+
+
+def _metric_counts(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime) -> dict:
+    """The raw counts behind the §9 metrics for a set of shops over [since, until)."""
+    shop_ids = shops.values("id")
+    orders = Order.objects.filter(shop__in=shop_ids, paid_at__gte=since, paid_at__lt=until).count()
+    # 纠纷退款: refunds the platform ruled with the seller responsible.
+    disputed = Case.objects.filter(
+        shop__in=shop_ids,
+        kind=Case.Kind.REFUND,
+        status=Case.Status.RULED,
+        responsibility="seller",
+        ruled_at__gte=since,
+        ruled_at__lt=until,
+    ).count()
+    complaints = Complaint.objects.filter(
+        shop__in=shop_ids, complainant=Complaint.Party.BUYER, created_at__gte=since, created_at__lt=until
+    ).aggregate(filed=Count("id"), upheld=Count("id", filter=Q(status=Complaint.Status.UPHELD)))
+    timeouts = Deadline.objects.filter(
+        subject_kind="refund",
+        subject_id__in=Refund.objects.filter(shop__in=shop_ids).values("id"),
+        rule__in=rulebook.METRICS_SELLER_TIMEOUT_RULES,
+        status=Deadline.Status.FIRED,
+        fired_by="sweep",
+        fired_at__gte=since,
+        fired_at__lt=until,
+    ).count()
+    interventions = Case.objects.filter(shop__in=shop_ids, opened_at__gte=since, opened_at__lt=until).count()
+    # Response time: from a refund's filing to the first event on it by one of its shop's sellers.
+    first_answer = (
+        Event.objects.filter(subject_kind="refund", subject_id=OuterRef("pk"))
+        .filter(Q(actor_id=OuterRef("shop__owner_id")) | Q(actor__staffed_shops=OuterRef("shop_id")))
+        .values("subject_id")
+        .annotate(first=Min("at"))
+        .values("first")[:1]
+    )
+    answered = (
+        Refund.objects.filter(shop__in=shop_ids, created_at__gte=since, created_at__lt=until)
+        .annotate(answered_at=Subquery(first_answer))
+        .filter(answered_at__isnull=False)
+        .values_list("created_at", "answered_at")
+    )
+    responses = [(answered_at - created).total_seconds() for created, answered_at in answered]
+    return {
+        "orders": orders,
+        "disputed_refunds": disputed,
+        "complaints": complaints["filed"],
+        "complaints_upheld": complaints["upheld"],
+        "refund_timeouts": timeouts,
+        "interventions": interventions,
+        "responses": responses,
+    }
+
+
+def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
+    """RULEBOOK §9 over the rolling window (decision, 30 days) before `now`, for the shop and for its
+    category (all shops with the same `category`: rates pooled, counts per shop, median over all)."""
+    now = now or timezone.now()
+    days = int(rulebook.resolve(rulebook.METRICS_WINDOW_DAYS))
+    since = now - dt.timedelta(days=days)
+    category_shops = Shop.objects.filter(category=shop.category)
+    own = _metric_counts(Shop.objects.filter(pk=shop.pk), since, now)
+    peers = _metric_counts(category_shops, since, now)
+    shops_in_category = category_shops.count()
+
+    def median(values: list[float]) -> int | None:
+        return round(statistics.median(values)) if values else None
+
+    return {
+        "window_days": days,
+        "since": since,
+        "until": now,
+        "category": shop.category,
+        "category_shops": shops_in_category,
+        "orders": own["orders"],
+        "dispute_refund_rate": {
+            "shop": _rate(own["disputed_refunds"], own["orders"]),
+            "category": _rate(peers["disputed_refunds"], peers["orders"]),
+            "count": own["disputed_refunds"],
+        },
+        "complaint_rate": {
+            "shop": _rate(own["complaints_upheld"], own["orders"]),
+            "category": _rate(peers["complaints_upheld"], peers["orders"]),
+            "count": own["complaints_upheld"],
+            "filed": own["complaints"],
+        },
+        "refund_timeout_count": {
+            "shop": own["refund_timeouts"],
+            "category": _per_shop(peers["refund_timeouts"], shops_in_category),
+        },
+        "intervention_count": {
+            "shop": own["interventions"],
+            "category": _per_shop(peers["interventions"], shops_in_category),
+        },
+        "median_response_seconds": {
+            "shop": median(own["responses"]),
+            "category": median(peers["responses"]),
+            "count": len(own["responses"]),
+        },
+    }
