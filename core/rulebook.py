@@ -59,6 +59,9 @@ class Timer:
     variants: dict[str, int | Decision] = field(default_factory=dict)
     # A reminder sent this long (same calendar) before the timeout, e.g. R-T08.
     reminder_before: int | Decision | None = None
+    # Dotted path of a set-based `f(deadlines, subjects) -> {deadline_id: outcome or None}` firing many
+    # due rows of this rule in one transaction (disputes.engine); None falls back to `action` per row.
+    batch_action: str | None = None
 
     @property
     def kind(self) -> str:
@@ -91,6 +94,7 @@ TIMERS: dict[str, Timer] = {
             source="003, 000",
             words="买家付款后72小时内发货(预售按约定时间,闪电发货等承诺从其约定;定制商品除外)",
             action="orders.services.order_ship_timeout",
+            batch_action="disputes.batch.order_ship_timeout_batch",
         ),
         Timer(
             "R-T02",
@@ -190,6 +194,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="complaint upheld automatically; penalty applied",
             source="003",
             words="需要在24小时内进行申诉,否则自动判定为买方胜",
+            action="disputes.services.complaints.complaint_appeal_timeout",
         ),
         Timer(
             "R-T11",
@@ -200,6 +205,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="case goes to arbitration without the rebuttal",
             source="003",
             words="申诉后,顾客也同样会反驳",
+            action="disputes.services.complaints.complaint_rebuttal_timeout",
         ),
         Timer(
             "R-T12",
@@ -222,6 +228,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="case proceeds without it; the silence is on the timeline",
             source="000, 002",
             words="客服要求举证后,当事方须在规定时间内提交凭证,逾期视为放弃举证",
+            action="disputes.services.cases.case_evidence_request_timeout",
         ),
         Timer(
             "R-T14",
@@ -283,6 +290,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="clocks resume with the time they had left",
             source="Taobao dispute rules Arts. 82-83",
             words="因司法、行政机关介入或双方协商等原因,平台可中止处理(STOP_TIMEOUT),期满恢复",
+            action="disputes.services.cases.case_suspension_timeout",
         ),
         Timer(
             "R-T20",
@@ -293,6 +301,7 @@ TIMERS: dict[str, Timer] = {
             on_timeout="the ruling is final",
             source="JD dispute rules",
             words="处理结果作出后7个自然日内,当事方可提供新证据申请复核一次",
+            action="disputes.services.cases.case_review_window_timeout",
         ),
         Timer(
             "R-T21",

@@ -10,6 +10,14 @@ records its error and is retried after a back-off without holding up the rest.
 
 Lock order everywhere is subject, then deadline: services that cancel deadlines lock their subject
 first, so the sweeper and the API never deadlock.
+
+Hot rules fire in batches (set-based): a Timer that names a `batch_action` has the claimed rows of
+that rule fired together in one transaction — orders locked first (ascending id), then the subjects,
+then the deadlines (ascending id, status checked again), the action's effects written with bulk
+statements, and one UPDATE marking them fired, guarded by `status = 'pending'`. If the batch raises,
+it rolls back whole and its rows go through the per-row path above, which stays the reference: one
+bad row never blocks the rest, and it records its own error. A batch action may also hand single
+rows back to the per-row path (e.g. a shop crossing a sanction threshold, R-P11).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.conf import settings
@@ -163,19 +171,24 @@ def due_deadlines(now: dt.datetime):
     )
 
 
-def deadlines_claim(*, now: dt.datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due deadlines for this worker: lock-free for others (SKIP LOCKED), leased."""
+def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
+    """Claim up to `limit` due deadlines: `(id, rule, subject_kind)` each, in due order."""
     lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
     with transaction.atomic():
-        ids = list(
+        rows = list(
             due_deadlines(now)
             .order_by("due_at")
             .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
+            .values_list("id", "rule", "subject_kind")[:limit]
         )
-        if ids:
-            Deadline.objects.filter(id__in=ids).update(not_before=timezone.now() + lease)
-    return ids
+        if rows:
+            Deadline.objects.filter(id__in=[r[0] for r in rows]).update(not_before=timezone.now() + lease)
+    return rows
+
+
+def deadlines_claim(*, now: dt.datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due deadlines for this worker: lock-free for others (SKIP LOCKED), leased."""
+    return [row[0] for row in _claim(now=now, limit=limit)]
 
 
 def deadline_fire(*, deadline_id: int, by: str = "sweep") -> bool:
@@ -227,23 +240,125 @@ class SweepResult:
     claimed: int = 0
     fired: int = 0
     failed: int = 0
+    batched: int = 0  # of `fired`, how many fired in a set-based batch
+
+
+@dataclass
+class BatchFired:
+    fired: int = 0  # marked fired by the batch
+    done: int = 0  # fired, or found cancelled / no longer pending: nothing more to do
+    rest: list[int] = field(default_factory=list)  # for the per-row path
+
+
+# `status = 'pending'` guards the mark: a row another path fired in between is never fired twice
+# (the count is checked, and a short count rolls the whole batch back).
+_MARK_FIRED_SQL = """
+UPDATE {table} AS d
+SET status = 'fired', fired_at = %s, fired_by = %s, outcome = v.outcome, not_before = NULL
+FROM unnest(%s::bigint[], %s::text[]) AS v(id, outcome)
+WHERE d.id = v.id AND d.status = 'pending'
+"""
+
+
+def deadlines_fire_batch(*, rule_id: str, deadline_ids: Sequence[int], by: str = "sweep") -> BatchFired:
+    """Fire the claimed deadlines of one rule (and one subject kind) together, in one transaction,
+    through the rule's `batch_action`. The rows it leaves (handed back, or all of them when the batch
+    raised) are returned in `rest` for the per-row path, which is the reference for correctness."""
+    timer = rulebook.timer(rule_id)
+    if not timer.batch_action or connection.vendor != "postgresql" or not deadline_ids:
+        return BatchFired(rest=list(deadline_ids))
+    batch_action = import_string(timer.batch_action)
+    try:
+        with transaction.atomic():
+            return _fire_batch(timer=timer, batch_action=batch_action, deadline_ids=deadline_ids, by=by)
+    except Exception as exc:  # the per-row path fires the good rows and records the bad one's error
+        logger.warning("batch of %s %s deadlines failed, firing row by row: %s", len(deadline_ids), rule_id, exc)
+        if connection.needs_rollback or not connection.is_usable():
+            connection.close()
+        return BatchFired(rest=list(deadline_ids))
+
+
+def _fire_batch(*, timer, batch_action, deadline_ids: Sequence[int], by: str) -> BatchFired:
+    heads = list(Deadline.objects.filter(id__in=list(deadline_ids)).values_list("id", "subject_kind", "subject_id"))
+    kinds = {kind for _, kind, _ in heads}
+    if len(kinds) != 1:
+        return BatchFired(rest=list(deadline_ids))
+    kind = kinds.pop()
+    model = apps.get_model(SUBJECT_MODELS[kind])
+    subject_ids = sorted({subject_id for _, _, subject_id in heads})
+    # Lock order as in deadline_fire: orders (ascending id, so two batches never wait on each other
+    # in a cycle), then the subjects, then the deadlines.
+    if kind != "order" and any(f.name == "order" for f in model._meta.fields):
+        order_ids = sorted(set(model.objects.filter(pk__in=subject_ids).values_list("order_id", flat=True)))
+        list(
+            apps.get_model("orders.Order")
+            .objects.select_for_update()
+            .filter(pk__in=order_ids)
+            .order_by("pk")
+            .values("id")
+        )
+    subjects = {s.pk: s for s in model.objects.select_for_update().filter(pk__in=subject_ids).order_by("pk")}
+    deadlines = list(Deadline.objects.select_for_update().filter(id__in=list(deadline_ids)).order_by("id"))
+    live = [d for d in deadlines if d.status == Deadline.Status.PENDING and d.paused_at is None]
+    result = BatchFired(done=len(deadlines) - len(live))
+    gone = [d.pk for d in live if d.subject_id not in subjects]
+    if gone:
+        Deadline.objects.filter(id__in=gone, status=Deadline.Status.PENDING).update(
+            status=Deadline.Status.CANCELLED, cancelled_at=timezone.now(), cancel_reason="subject no longer exists"
+        )
+        result.done += len(gone)
+    live = [d for d in live if d.subject_id in subjects]
+    if not live:
+        return result
+    outcomes: dict[int, str | None] = batch_action(deadlines=live, subjects=subjects)
+    fired = [(d.pk, (outcomes.get(d.pk) or "")[:200]) for d in live if outcomes.get(d.pk) is not None]
+    result.rest = [d.pk for d in live if outcomes.get(d.pk) is None]
+    if fired:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _MARK_FIRED_SQL.format(table=Deadline._meta.db_table),
+                [timezone.now(), by, [pk for pk, _ in fired], [outcome for _, outcome in fired]],
+            )
+            if cursor.rowcount != len(fired):
+                raise DatabaseError(f"batch marked {cursor.rowcount} of {len(fired)} deadlines fired")
+    result.fired = len(fired)
+    result.done += len(fired)
+    return result
+
+
+def _fire_one(deadline_id: int, result: SweepResult) -> None:
+    try:
+        if deadline_fire(deadline_id=deadline_id):
+            result.fired += 1
+    except Exception as exc:  # recorded on the row and retried later; never hides the rest
+        result.failed += 1
+        logger.warning("deadline %s failed: %s", deadline_id, exc, exc_info=True)
+        if connection.needs_rollback or not connection.is_usable():
+            connection.close()
+        _record_failure(deadline_id, exc)
 
 
 def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) -> SweepResult:
-    """Claim one batch and fire each row. Returns what happened."""
+    """Claim one batch and fire it: the rows of a rule with a `batch_action` together, the others
+    (and whatever a batch hands back) one by one. Returns what happened."""
     result = SweepResult()
-    ids = deadlines_claim(now=now, limit=batch_size or settings.DEADLINE_BATCH_SIZE)
-    result.claimed = len(ids)
-    for deadline_id in ids:
-        try:
-            if deadline_fire(deadline_id=deadline_id):
-                result.fired += 1
-        except Exception as exc:  # recorded on the row and retried later; never hides the rest
-            result.failed += 1
-            logger.warning("deadline %s failed: %s", deadline_id, exc, exc_info=True)
-            if connection.needs_rollback or not connection.is_usable():
-                connection.close()
-            _record_failure(deadline_id, exc)
+    rows = _claim(now=now, limit=batch_size or settings.DEADLINE_BATCH_SIZE)
+    result.claimed = len(rows)
+    groups: dict[tuple[str, str], list[int]] = {}
+    singles: list[int] = []
+    for deadline_id, rule_id, kind in rows:
+        timer = rulebook.TIMERS.get(rule_id)
+        if timer is not None and timer.batch_action:
+            groups.setdefault((rule_id, kind), []).append(deadline_id)
+        else:
+            singles.append(deadline_id)
+    for (rule_id, _kind), ids in groups.items():
+        batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids)
+        result.fired += batch.fired
+        result.batched += batch.fired
+        singles.extend(batch.rest)
+    for deadline_id in singles:
+        _fire_one(deadline_id, result)
     return result
 
 

@@ -1,0 +1,297 @@
+"""Set-based firing of hot rules (issue #9): the same effects as the per-row timeout actions, written
+with a handful of bulk statements per batch instead of a dozen statements per row.
+
+The engine (disputes.engine.deadlines_fire_batch) has already locked the orders, the subjects and the
+deadlines and checked each is still pending; a batch action returns `{deadline_id: outcome}`, or
+None for a row it hands back to the per-row path (the reference for correctness). The per-row
+actions stay the definition of what a firing does; tests/disputes/test_sweep_batch.py checks both
+paths leave the same rows behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from core import chain, rulebook
+from core.models import Event, EventChain, Notification
+from orders.models import Order, Shop
+from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
+from penalties.selectors import natural_year, points_window
+from penalties.services import account_buyer, account_shop, compensation_for
+
+from .models import Deadline
+
+R_P01 = rulebook.PENALTIES["R-P01"]
+
+# --- audit events and notifications, many at once ------------------------------------------------
+
+_CHAIN_HEADS_SQL = """
+INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
+SELECT %s, sid, 0, '', %s FROM unnest(%s::bigint[]) AS sid
+ON CONFLICT (subject_kind, subject_id) DO NOTHING
+"""
+_CHAIN_LOCK_SQL = """
+SELECT id, subject_id, length, head_hash FROM {table}
+WHERE subject_kind = %s AND subject_id = ANY(%s::bigint[]) ORDER BY subject_id FOR UPDATE
+"""
+_CHAIN_ADVANCE_SQL = """
+UPDATE {table} AS c SET length = v.length, prev_hash = v.prev_hash, head_hash = v.head_hash
+FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) AS v(id, length, prev_hash, head_hash)
+WHERE c.id = v.id
+"""
+
+
+def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> list[Event]:
+    """Write system events (`subject_kind`, `subject_id`, `action`, `from_status`, `to_status`,
+    `data`), each appended to its subject's hash chain exactly as core.services.event_record does
+    (same content hash, same link): three statements per subject kind, one insert for all events.
+
+    The chain heads are locked in ascending subject id, after the subjects themselves (the engine's
+    lock order), so a batch never waits in a cycle with another batch or a per-row writer."""
+    table = EventChain._meta.db_table
+    rows: list[Event] = []
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for e in events:
+        by_kind[e["subject_kind"]].append(e["subject_id"])
+    heads: dict[tuple[str, int], list] = {}
+    with connection.cursor() as cursor:
+        for kind, ids in by_kind.items():
+            unique = sorted(set(ids))
+            cursor.execute(_CHAIN_HEADS_SQL.format(table=table), [kind, chain.GENESIS, unique])
+            cursor.execute(_CHAIN_LOCK_SQL.format(table=table), [kind, unique])
+            for head_id, subject_id, length, head_hash in cursor.fetchall():
+                heads[(kind, subject_id)] = [head_id, length, "", head_hash]
+        for e in events:
+            data = chain.canonical_data(e.get("data") or {})
+            fields = {
+                "at": at,
+                "actor_label": "system",
+                "action": e["action"],
+                "subject_kind": e["subject_kind"],
+                "subject_id": e["subject_id"],
+                "from_status": e.get("from_status", ""),
+                "to_status": e.get("to_status", ""),
+                "data": data,
+            }
+            head = heads[(e["subject_kind"], e["subject_id"])]
+            seq, prev_hash = head[1] + 1, head[3]
+            link = chain.link_hash(prev_hash, seq, chain.content_hash(actor_id=None, **fields))
+            head[1], head[2], head[3] = seq, prev_hash, link
+            rows.append(Event(actor=None, seq=seq, prev_hash=prev_hash, hash=link, **fields))
+        values = list(heads.values())
+        cursor.execute(
+            _CHAIN_ADVANCE_SQL.format(table=table),
+            [[v[0] for v in values], [v[1] for v in values], [v[2] for v in values], [v[3] for v in values]],
+        )
+    return Event.objects.bulk_create(rows, batch_size=1000)
+
+
+def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str, int | None]]) -> list[Notification]:
+    """core.services.notify for many messages: (users, kind, title, body, subject_kind, subject_id)
+    each, duplicates and None dropped per message, one insert for all."""
+    rows = []
+    for users, kind, title, body, subject_kind, subject_id in messages:
+        seen: set[int] = set()
+        for user in users:
+            if user is None or user.pk in seen:
+                continue
+            seen.add(user.pk)
+            rows.append(
+                Notification(
+                    user=user, kind=kind, title=title, body=body, subject_kind=subject_kind, subject_id=subject_id
+                )
+            )
+    return Notification.objects.bulk_create(rows, batch_size=1000)
+
+
+# --- R-P11: which shops would cross a sanction threshold -----------------------------------------
+
+
+def shops_crossing_thresholds(*, points_by_shop: dict[int, int], point_class: str, at: dt.datetime) -> set[int]:
+    """Shops whose points after this batch reach a threshold of `point_class` that has no sanction
+    (not lifted) this year: their rows go through penalties.services one by one, which records the
+    sanction against the very penalty that crossed (R-P11). Two queries for the whole batch."""
+    shops = [shop_id for shop_id, points in points_by_shop.items() if points > 0]
+    if not shops:
+        return set()
+    year = natural_year(at)
+    current = dict(
+        Penalty.objects.filter(shop_id__in=shops, point_class=point_class, status=Penalty.Status.ACTIVE)
+        .filter(points_window(point_class=point_class, year=year))
+        .values("shop_id")
+        .annotate(s=Sum("points"))
+        .values_list("shop_id", "s")
+    )
+    imposed = set(
+        Sanction.objects.filter(shop_id__in=shops, point_class=point_class, year=year)
+        .exclude(status=Sanction.Status.LIFTED)
+        .values_list("shop_id", "threshold")
+    )
+    thresholds = [t for t, _, _ in rulebook.sanction_thresholds(point_class)]
+    crossing = set()
+    for shop_id in shops:
+        after = int(current.get(shop_id) or 0) + points_by_shop[shop_id]
+        if any(t <= after and (shop_id, t) not in imposed for t in thresholds):
+            crossing.add(shop_id)
+    return crossing
+
+
+# --- R-T01 -----------------------------------------------------------------------------------------
+
+
+def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[int, Order]) -> dict[int, str | None]:
+    """R-T01 timed out for many orders: what orders.services.order_ship_timeout does for one (penalty
+    R-P01 via the rules of penalties.services, its compensation as a ledger movement, the penalty's and
+    the order's audit events, the notification), in about fifteen statements for the whole batch.
+
+    The engine holds the orders' and the deadlines' locks. Shops are locked here, ascending, as
+    penalty_issue locks its shop (order, then shop); sanctions (R-P11) are checked once per shop per
+    batch, and a shop that would cross a threshold is handed back to the per-row path."""
+    now = timezone.now()
+    outcomes: dict[int, str | None] = {}
+    due = []
+    for d in deadlines:
+        order = subjects[d.subject_id]
+        if order.status != Order.Status.PAID:
+            outcomes[d.pk] = f"noop: order is {order.status}"
+        else:
+            due.append((d, order))
+    if not due:
+        return outcomes
+    shops = {
+        s.pk: s
+        for s in Shop.objects.select_for_update(of=("self",))
+        .filter(pk__in=sorted({o.shop_id for _, o in due}))
+        .order_by("pk")
+        .select_related("owner")
+        .prefetch_related("staff")
+    }
+    points_by_shop: dict[int, int] = defaultdict(int)
+    for _, order in due:
+        points_by_shop[order.shop_id] += R_P01.points_for(shops[order.shop_id].kind)
+    crossing = shops_crossing_thresholds(points_by_shop=points_by_shop, point_class=R_P01.point_class, at=now)
+    for d, order in due:
+        if order.shop_id in crossing:
+            outcomes[d.pk] = None
+    due = [(d, o) for d, o in due if o.shop_id not in crossing]
+    if not due:
+        return outcomes
+    buyers = get_user_model().objects.in_bulk(sorted({o.buyer_id for _, o in due}))
+
+    penalties = []
+    for d, order in due:
+        shop = shops[order.shop_id]
+        amount, form = compensation_for(code=R_P01.code, shop_kind=shop.kind, base=order.total_amount)
+        penalties.append(
+            Penalty(
+                shop=shop,
+                code=R_P01.code,
+                points=R_P01.points_for(shop.kind),
+                point_class=R_P01.point_class,
+                compensation_amount=amount,
+                compensation_form=form,
+                source_kind="order",
+                source_id=order.pk,
+                order=order,
+                beneficiary_id=order.buyer_id,
+                deadline=d,
+                issued_at=now,
+                note=f"R-T01 ship_by {timezone.localtime(d.due_at):%Y-%m-%d %H:%M:%S}"[:300],
+            )
+        )
+    # A penalty per deadline is unique in the database: a second firing fails here, whole.
+    Penalty.objects.bulk_create(penalties, batch_size=1000)
+
+    # R-P13: compensation is a ledger movement of two entries that sum to zero.
+    movements = [
+        LedgerMovement(
+            at=now,
+            debit=account_shop(p.shop),
+            credit=account_buyer(buyers[p.beneficiary_id]),
+            amount=p.compensation_amount,
+            currency=LedgerMovement.Currency.POINTS if p.compensation_form == Penalty.Form.POINTS else "CNY",
+            reason=f"compensation.{R_P01.code}",
+            source_kind="order",
+            source_id=p.source_id,
+            order_id=p.source_id,
+            shop=p.shop,
+            penalty=p,
+        )
+        for p in penalties
+        if p.compensation_amount > 0
+    ]
+    LedgerMovement.objects.bulk_create(movements, batch_size=1000)
+    LedgerEntry.objects.bulk_create(
+        [
+            entry
+            for m in movements
+            for entry in (
+                LedgerEntry(movement=m, account=m.debit, amount=-Decimal(m.amount), currency=m.currency),
+                LedgerEntry(movement=m, account=m.credit, amount=Decimal(m.amount), currency=m.currency),
+            )
+        ],
+        batch_size=2000,
+    )
+
+    events: list[dict[str, Any]] = []
+    messages = []
+    for (d, order), p in zip(due, penalties, strict=True):
+        shop = shops[order.shop_id]
+        events.append(
+            {
+                "subject_kind": "penalty",
+                "subject_id": p.pk,
+                "action": "penalty.issued",
+                "to_status": p.status,
+                "data": {
+                    "code": R_P01.code,
+                    "rule": R_P01.id,
+                    "points": p.points,
+                    "point_class": R_P01.point_class,
+                    "compensation": str(p.compensation_amount),
+                    "form": p.compensation_form,
+                    "source": f"order:{order.pk}",
+                },
+            }
+        )
+        events.append(
+            {
+                "subject_kind": "order",
+                "subject_id": order.pk,
+                "action": "order.late_shipment",
+                "from_status": order.status,
+                "to_status": order.status,
+                "data": {
+                    "rule": "R-T01",
+                    "deadline": d.pk,
+                    "penalty": p.pk,
+                    "compensation": str(p.compensation_amount),
+                },
+            }
+        )
+        messages.append(
+            (
+                [buyers[order.buyer_id], shop.owner, *shop.staff.all()],
+                "order.late_shipment",
+                f"订单 {order.pk} 延迟发货 (R-T01)",
+                (
+                    f"卖家未在 {timezone.localtime(d.due_at):%Y-%m-%d %H:%M} 前发货:扣 {p.points} 分,"
+                    f"违约金 {p.compensation_amount} ({p.compensation_form})。买家可申请延迟发货退款。"
+                ),
+                "order",
+                order.pk,
+            )
+        )
+        outcomes[d.pk] = f"penalty {p.pk}"
+    events_record_many(events=events, at=now)
+    notifications_many(messages=messages)
+    return outcomes
