@@ -190,6 +190,15 @@ class Complaint(models.Model):
     severity = models.CharField(max_length=20, choices=Severity.choices, blank=True, default="")
     description = models.TextField(blank=True, default="")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.AWAITING_APPEAL)
+    # What the penalty needs: the item (R-P04, R-P05), the promise broken (R-P03), an invoice amount.
+    sku = models.CharField(max_length=80, blank=True, default="")
+    promise_kind = models.CharField(max_length=30, blank=True, default="")
+    invoice_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # R-C04 / R-C06: did the complainant talk to the other side first? (None: not said)
+    contacted_first = models.BooleanField(null=True, blank=True)
+    # R-C05: the accused's defence, e.g. "official_letter" with the evidence that carries it.
+    defence = models.CharField(max_length=30, blank=True, default="")
+    defence_evidence = models.JSONField(default=list, blank=True)
     appeal_statement = models.TextField(blank=True, default="")
     appealed_at = models.DateTimeField(null=True, blank=True)
     rebuttal_statement = models.TextField(blank=True, default="")
@@ -254,6 +263,15 @@ class Case(models.Model):
     responsibility = models.CharField(max_length=20, blank=True, default="")
     ruling_note = models.TextField(blank=True, default="")
     refund_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    advance_payment = models.BooleanField(default=False)  # §8 先行垫付
+    # What the ruling did (penalty ids, ledger movement ids, statuses), so a review can undo it (R-T20).
+    ruling_effects = models.JSONField(default=dict, blank=True)
+    # R-C03: what the parties agreed before the trade; when recorded it decides the case.
+    prior_agreement = models.TextField(blank=True, default="")
+    agreement_favours = models.CharField(max_length=10, blank=True, default="")  # buyer | seller
+    agreement_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -280,3 +298,74 @@ class Case(models.Model):
     @property
     def subject(self) -> models.Model:
         return self.refund if self.kind == self.Kind.REFUND else self.complaint  # type: ignore[return-value]
+
+
+class CaseNote(models.Model):
+    """An internal note (备注) on a case: platform staff only, never shown to buyer or seller."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"note {self.pk} on case {self.case_id}"
+
+
+class EvidenceRequest(models.Model):
+    """An agent asked one party for evidence, with its own deadline (R-T13)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        FULFILLED = "fulfilled"
+        EXPIRED = "expired"
+        CANCELLED = "cancelled"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence_requests")
+    party = models.CharField(max_length=10)  # buyer | seller
+    note = models.TextField(blank=True, default="")
+    hours = models.PositiveIntegerField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    deadline = models.OneToOneField(Deadline, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "status"], name="evreq_case_status_idx")]
+
+    def __str__(self) -> str:
+        return f"evidence request {self.pk} to {self.party} on case {self.case_id}"
+
+
+class CaseReview(models.Model):
+    """A party's request to review a ruling (R-T20), decided by a different arbitrator."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        UPHELD = "upheld"  # the ruling stands
+        REVERSED = "reversed"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
+    party = models.CharField(max_length=10)  # buyer | seller
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    statement = models.TextField()
+    evidence = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["case", "party"], name="review_one_per_party")]
+
+    def __str__(self) -> str:
+        return f"review {self.pk} of case {self.case_id} by {self.party}"

@@ -74,6 +74,20 @@ def case_list_for(user):
     return qs
 
 
+def case_party_list_for(user):
+    """Cases in which `user` is the buyer or one of the shop's sellers (to request a review, R-T20)."""
+    from orders.selectors import shops_of_seller
+
+    from .models import Case
+
+    if not user.is_authenticated:
+        return Case.objects.none()
+    qs = Case.objects.select_related("shop", "buyer")
+    if user.is_superuser:
+        return qs
+    return qs.filter(models.Q(buyer=user) | models.Q(shop__in=shops_of_seller(user)))
+
+
 def parties_of(subject: models.Model) -> dict[str, list]:
     """The people on each side of a refund, complaint or case: {"buyer": [user], "seller": [users]}."""
     from .models import Case
@@ -87,3 +101,99 @@ def parties_of(subject: models.Model) -> dict[str, list]:
 def is_party(user, subject: models.Model) -> bool:
     people = parties_of(subject)
     return any(u.pk == user.pk for side in people.values() for u in side)
+
+
+# --- buyer risk signals (R-C04, R-C06) ------------------------------------------------------------
+
+
+def buyer_risk_signals(*, case) -> list[dict]:
+    """Explainable signals about the buyer of `case`, each naming the fact behind it. They inform an
+    arbitrator; they never decide a case alone (R-C06)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from core import rulebook
+    from orders.models import Order
+
+    from .models import Complaint, Refund
+
+    buyer = case.buyer
+    since = timezone.now() - dt.timedelta(days=int(rulebook.resolve(rulebook.RISK_LOOKBACK_DAYS)))
+    days = int(rulebook.resolve(rulebook.RISK_LOOKBACK_DAYS))
+    signals: list[dict] = []
+    dismissed = list(
+        Complaint.objects.filter(
+            buyer=buyer, complainant=Complaint.Party.BUYER, status=Complaint.Status.DISMISSED, ruled_at__gte=since
+        ).values_list("pk", flat=True)
+    )
+    if dismissed:
+        signals.append(
+            {
+                "code": "complaints_dismissed",
+                "rule": "R-C06",
+                "label": "近期投诉不成立",
+                "fact": f"{len(dismissed)} complaint(s) by this buyer dismissed in the last {days} days: {dismissed}",
+                "value": len(dismissed),
+            }
+        )
+    orders = Order.objects.filter(buyer=buyer, paid_at__gte=since).count()
+    refunds = Refund.objects.filter(buyer=buyer, created_at__gte=since).count()
+    if orders and refunds:
+        rate = (Decimal(refunds) / Decimal(orders)).quantize(Decimal("0.01"))
+        if rate >= Decimal(str(rulebook.resolve(rulebook.EXPRESS_REFUND_MAX_REFUND_RATE))):
+            signals.append(
+                {
+                    "code": "refund_rate",
+                    "rule": "R-C06",
+                    "label": "退款率高",
+                    "fact": f"{refunds} refund(s) on {orders} paid order(s) in the last {days} days ({rate:.0%})",
+                    "value": str(rate),
+                }
+            )
+    complaint = case.complaint
+    if complaint is not None and complaint.complainant == Complaint.Party.BUYER and complaint.contacted_first is False:
+        signals.append(
+            {
+                "code": "no_prior_contact",
+                "rule": "R-C04",
+                "label": "投诉前未联系卖家",
+                "fact": f"complaint {complaint.pk} was filed without a prior message to the seller",
+                "value": True,
+            }
+        )
+    address = case.order.shipping_address
+    if address:
+        others = list(
+            Order.objects.filter(shipping_address=address, created_at__gte=since)
+            .exclude(buyer=buyer)
+            .values_list("buyer__username", flat=True)
+            .distinct()[:20]
+        )
+        if others:
+            signals.append(
+                {
+                    "code": "shared_address",
+                    "rule": "R-C06",
+                    "label": "多账号同一收货地址",
+                    "fact": f"{len(others)} other account(s) ship to the same address: {', '.join(others)}",
+                    "value": len(others),
+                }
+            )
+    upheld_claims = list(
+        Complaint.objects.filter(
+            buyer=buyer, complainant=Complaint.Party.SELLER, status=Complaint.Status.UPHELD, ruled_at__gte=since
+        ).values_list("pk", flat=True)
+    )
+    if upheld_claims:
+        signals.append(
+            {
+                "code": "seller_claims_upheld",
+                "rule": "R-C06",
+                "label": "卖家维权成立",
+                "fact": f"{len(upheld_claims)} seller claim(s) against this buyer upheld: {upheld_claims}",
+                "value": len(upheld_claims),
+            }
+        )
+    return signals

@@ -9,7 +9,7 @@ from core.models import Event
 from core.roles import Role
 from orders.models import Order
 
-from .models import Case, Deadline, Refund
+from .models import Case, CaseNote, CaseReview, Complaint, Deadline, EvidenceRequest, Refund
 from .selectors import deadlines_of
 
 User = get_user_model()
@@ -253,3 +253,238 @@ class CaseDetailSerializer(CaseSerializer):
         if obj.refund_id:
             return RefundSerializer(obj.refund).data
         return {"kind": "complaint", "id": obj.complaint_id}
+
+
+# --- complaints ----------------------------------------------------------------------------------
+
+
+class ComplaintSerializer(serializers.ModelSerializer):
+    deadlines = serializers.SerializerMethodField()
+    case = serializers.SerializerMethodField()
+    shop_name = serializers.CharField(source="shop.name", read_only=True)
+
+    class Meta:
+        model = Complaint
+        fields = [
+            "id",
+            "order",
+            "shop",
+            "shop_name",
+            "buyer",
+            "complainant",
+            "created_by",
+            "type",
+            "severity",
+            "sku",
+            "promise_kind",
+            "invoice_amount",
+            "contacted_first",
+            "description",
+            "status",
+            "appeal_statement",
+            "appealed_at",
+            "defence",
+            "defence_evidence",
+            "rebuttal_statement",
+            "rebutted_at",
+            "withdrawn_at",
+            "ruled_at",
+            "case",
+            "created_at",
+            "updated_at",
+            "deadlines",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(DeadlineSerializer(many=True))
+    def get_deadlines(self, obj: Complaint):
+        return DeadlineSerializer(deadlines_of(obj), many=True).data
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_case(self, obj: Complaint) -> int | None:
+        case = getattr(obj, "case", None)
+        return case.pk if case is not None else None
+
+
+class ComplaintCreateSerializer(serializers.Serializer):
+    order = serializers.PrimaryKeyRelatedField(queryset=Order.objects.none())
+    type = serializers.ChoiceField(choices=Complaint.Type.choices)
+    severity = serializers.ChoiceField(choices=Complaint.Severity.choices, required=False, allow_blank=True, default="")
+    sku = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
+    promise_kind = serializers.ChoiceField(
+        choices=[(k, v) for k, v in rulebook.BREACH_OF_PROMISE_KINDS.items()],
+        required=False,
+        allow_blank=True,
+        default="",
+    )
+    invoice_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True
+    )
+    contacted_first = serializers.BooleanField(required=False, allow_null=True, default=None)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+    buyer = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(groups__name=Role.BUYER),
+        required=False,
+        help_text="agents filing on a buyer's behalf name the buyer",
+    )
+
+    def __init__(self, *args, orders=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["order"].queryset = orders  # type: ignore[attr-defined]
+
+
+class StatementSerializer(serializers.Serializer):
+    statement = serializers.CharField(max_length=5000)
+    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
+
+
+# --- case actions --------------------------------------------------------------------------------
+
+
+class CaseAssignSerializer(serializers.Serializer):
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
+
+
+class CaseRequestEvidenceSerializer(serializers.Serializer):
+    party = serializers.ChoiceField(choices=[("buyer", "buyer"), ("seller", "seller")])
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    hours = serializers.IntegerField(required=False, min_value=1, max_value=10000)
+
+
+class CaseNoteSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username", read_only=True)
+
+    class Meta:
+        model = CaseNote
+        fields = ["id", "author", "body", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+        extra_kwargs = {"body": {"max_length": 5000}}
+
+
+class CaseRuleSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=[(o, o) for o in ("buyer_wins", "seller_wins", "partial")])
+    responsibility = serializers.ChoiceField(choices=[(r, r) for r in ("buyer", "seller", "logistics", "platform")])
+    refund_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False, allow_null=True
+    )
+    advance_payment = serializers.BooleanField(required=False, default=False)
+    override_agreement = serializers.BooleanField(required=False, default=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class CaseReviewRequestSerializer(serializers.Serializer):
+    statement = serializers.CharField(max_length=5000)
+    evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False)
+
+
+class CaseReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CaseReview
+        fields = [
+            "id",
+            "party",
+            "requested_by",
+            "statement",
+            "evidence",
+            "status",
+            "decided_by",
+            "decision_note",
+            "created_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class CaseReviewDecideSerializer(serializers.Serializer):
+    review = serializers.IntegerField(min_value=1)
+    decision = serializers.ChoiceField(choices=[("upheld", "upheld"), ("reversed", "reversed")])
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class CaseAgreementSerializer(serializers.Serializer):
+    terms = serializers.CharField(max_length=5000)
+    favours = serializers.ChoiceField(choices=[("buyer", "buyer"), ("seller", "seller")])
+
+
+class EvidenceRequestSerializer(serializers.ModelSerializer):
+    due_at = serializers.DateTimeField(source="deadline.due_at", read_only=True, default=None)
+
+    class Meta:
+        model = EvidenceRequest
+        fields = ["id", "party", "note", "hours", "status", "created_at", "closed_at", "due_at"]
+        read_only_fields = fields
+
+
+class RiskSignalSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    rule = serializers.CharField()
+    label = serializers.CharField()
+    fact = serializers.CharField()
+    value = serializers.JSONField()
+
+
+class CaseFullSerializer(CaseSerializer):
+    """GET cases/{id}/: the prior agreement first (R-C03), then the subject, evidence, risk signals, the
+    evidence requests, reviews and internal notes (staff only: this endpoint is the platform's)."""
+
+    prior_agreement = serializers.SerializerMethodField()
+    subject = serializers.SerializerMethodField()
+    evidence = serializers.SerializerMethodField()
+    evidence_checklist = serializers.SerializerMethodField()
+    risk_signals = serializers.SerializerMethodField()
+    evidence_requests = EvidenceRequestSerializer(many=True, read_only=True)
+    reviews = CaseReviewSerializer(many=True, read_only=True)
+    notes = CaseNoteSerializer(many=True, read_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [
+            "prior_agreement",
+            *CaseSerializer.Meta.fields,
+            "ruling_note",
+            "advance_payment",
+            "ruling_effects",
+            "subject",
+            "evidence",
+            "evidence_checklist",
+            "risk_signals",
+            "evidence_requests",
+            "reviews",
+            "notes",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_prior_agreement(self, obj: Case):
+        if not obj.prior_agreement:
+            return None
+        return {"terms": obj.prior_agreement, "favours": obj.agreement_favours, "rule": "R-C03"}
+
+    @extend_schema_field(serializers.JSONField())
+    def get_subject(self, obj: Case):
+        if obj.refund_id:
+            return {"kind": "refund", **RefundSerializer(obj.refund).data}
+        return {"kind": "complaint", **ComplaintSerializer(obj.complaint).data}
+
+    @extend_schema_field(serializers.JSONField())
+    def get_evidence(self, obj: Case):
+        from evidence.selectors import evidence_of
+        from evidence.serializers import EvidenceSerializer
+
+        return EvidenceSerializer(evidence_of(obj), many=True).data
+
+    @extend_schema_field(serializers.JSONField())
+    def get_evidence_checklist(self, obj: Case):
+        from evidence.selectors import evidence_checklist
+
+        return evidence_checklist(obj)
+
+    @extend_schema_field(RiskSignalSerializer(many=True))
+    def get_risk_signals(self, obj: Case):
+        from .selectors import buyer_risk_signals
+
+        return buyer_risk_signals(case=obj)

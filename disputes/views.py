@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch, Q
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -11,13 +14,15 @@ from rest_framework.response import Response
 
 from core.idempotency import idempotent
 from core.models import Event
-from core.roles import Role, has_role, is_platform_staff
+from core.roles import Role, has_role, is_arbitrator, is_platform_staff
 from orders.models import OrderItem
 from orders.selectors import is_seller_of, order_list_for
 
 from . import serializers as s
 from . import services
-from .selectors import case_list_for, deadlines_attach, refund_list_for
+from .export import case_export_zip
+from .models import CaseReview
+from .selectors import case_list_for, case_party_list_for, complaint_list_for, deadlines_attach, refund_list_for
 
 
 def _int(value: str | None) -> int | None:
@@ -183,6 +188,110 @@ class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
 @extend_schema_view(
     list=extend_schema(
         parameters=[
+            OpenApiParameter("status", str, enum=[c for c, _ in s.Complaint.Status.choices]),
+            OpenApiParameter("type", str, enum=[c for c, _ in s.Complaint.Type.choices]),
+            OpenApiParameter("shop", int),
+        ]
+    )
+)
+class ComplaintViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ComplaintSerializer
+    timeline_subject_kind = "complaint"
+
+    def get_queryset(self):
+        qs = complaint_list_for(self.request.user).select_related("case", "shop__owner")
+        params = self.request.query_params
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        if params.get("type"):
+            qs = qs.filter(type=params["type"])
+        if (shop := _int(params.get("shop"))) is not None:
+            qs = qs.filter(shop_id=shop)
+        return qs
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        deadlines_attach(page if page is not None else [])
+        return page
+
+    def _render(self, complaint, code=status.HTTP_200_OK):
+        return Response(s.ComplaintSerializer(self.get_queryset().get(pk=complaint.pk)).data, status=code)
+
+    def _side(self, complaint, side: str) -> None:
+        user = self.request.user
+        if user.is_superuser:
+            return
+        if side == "buyer" and complaint.buyer_id == user.pk:
+            return
+        if side == "seller" and has_role(user, Role.SELLER) and is_seller_of(user, complaint.shop):
+            return
+        raise PermissionDenied(f"only the {side} may do this")
+
+    @extend_schema(request=s.ComplaintCreateSerializer, responses={201: s.ComplaintSerializer})
+    @idempotent
+    def create(self, request):
+        user = request.user
+        staff = is_platform_staff(user)
+        serializer = s.ComplaintCreateSerializer(data=request.data, orders=order_list_for(user))
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        buyer = data.pop("buyer", None)
+        order = data["order"]
+        seller_claim = data["type"] in s.Complaint.SELLER_CLAIM_TYPES
+        if seller_claim:
+            if not (user.is_superuser or (has_role(user, Role.SELLER) and is_seller_of(user, order.shop))):
+                raise PermissionDenied("a seller's claim is filed by the shop's seller")
+        elif staff:
+            if buyer is None:
+                return Response(
+                    {"code": "invalid", "detail": "agents name the buyer", "buyer": ["required for agents"]},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+            if buyer.pk != order.buyer_id:
+                return Response(
+                    {"code": "not_the_buyer", "detail": "the buyer is not this order's buyer", "buyer": ["mismatch"]},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+        elif order.buyer_id != user.pk:
+            raise PermissionDenied("only the order's buyer complains about it")
+        complaint = services.complaint_file(actor=user, **data)
+        return self._render(complaint, status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.StatementSerializer, responses={200: s.ComplaintSerializer})
+    @action(detail=True, methods=["post"])
+    def appeal(self, request, pk=None):
+        complaint = self.get_object()
+        self._side(complaint, complaint.accused)
+        data = self._input(s.StatementSerializer)
+        return self._render(services.complaint_appeal(complaint=complaint, actor=request.user, **data))
+
+    @extend_schema(request=s.StatementSerializer, responses={200: s.ComplaintSerializer})
+    @action(detail=True, methods=["post"])
+    def rebut(self, request, pk=None):
+        complaint = self.get_object()
+        self._side(complaint, complaint.complainant)
+        data = self._input(s.StatementSerializer)
+        return self._render(services.complaint_rebut(complaint=complaint, actor=request.user, **data))
+
+    @extend_schema(request=None, responses={200: s.ComplaintSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        complaint = self.get_object()
+        self._side(complaint, complaint.complainant)
+        return self._render(services.complaint_withdraw(complaint=complaint, actor=request.user))
+
+    def _input(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+PARTY_ACTIONS = {"request_review"}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
             OpenApiParameter("status", str, enum=[c for c, _ in s.Case.Status.choices]),
             OpenApiParameter("assignee", str, description="a user id, or 'none' for unassigned"),
             OpenApiParameter("overdue", bool),
@@ -192,19 +301,24 @@ class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     )
 )
 class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The arbitration queue: overdue first, then the nearest deadline."""
+    """The arbitration queue: overdue first, then the nearest deadline. Platform staff only; the
+    parties reach a case only to request a review of its ruling (R-T20)."""
 
     serializer_class = s.CaseSerializer
     timeline_subject_kind = "case"
 
     def get_serializer_class(self):
-        return s.CaseDetailSerializer if self.action == "retrieve" else s.CaseSerializer
+        return s.CaseFullSerializer if self.action == "retrieve" else s.CaseSerializer
 
     def get_queryset(self):
         user = self.request.user
+        if self.action in PARTY_ACTIONS:
+            return case_party_list_for(user)
         if user.is_authenticated and not is_platform_staff(user):
             raise PermissionDenied("the case queue is the platform's")
         qs = case_list_for(user)
+        if self.action == "retrieve":
+            qs = qs.prefetch_related("notes__author", "reviews", "evidence_requests__deadline")
         params = self.request.query_params
         if params.get("status"):
             qs = qs.filter(status=params["status"])
@@ -220,9 +334,113 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
             qs = qs.filter(kind=params["kind"])
         if (shop := _int(params.get("shop"))) is not None:
             qs = qs.filter(shop_id=shop)
-        return qs.order_by("-overdue", "next_due_at", "id")
+        return qs.order_by("-overdue", F("next_due_at").asc(nulls_last=True), "id")
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
         deadlines_attach(page if page is not None else [])
         return page
+
+    def _input(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _render(self, case, code=status.HTTP_200_OK):
+        return Response(s.CaseSerializer(case_list_for(self.request.user).get(pk=case.pk)).data, status=code)
+
+    def _arbitrator(self) -> None:
+        if not is_arbitrator(self.request.user):
+            raise PermissionDenied("only arbitrators do this")
+
+    @extend_schema(request=s.CaseAssignSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(s.CaseAssignSerializer)
+        return self._render(services.case_assign(case=case, actor=request.user, **data))
+
+    @extend_schema(request=s.CaseRequestEvidenceSerializer, responses={201: s.EvidenceRequestSerializer})
+    @action(detail=True, methods=["post"], url_path="request-evidence")
+    def request_evidence(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(s.CaseRequestEvidenceSerializer)
+        evidence_request = services.case_request_evidence(case=case, actor=request.user, **data)
+        return Response(s.EvidenceRequestSerializer(evidence_request).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.CaseNoteSerializer, responses={201: s.CaseNoteSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(s.CaseNoteSerializer)
+        note = services.case_note_add(case=case, actor=request.user, body=data["body"])
+        return Response(s.CaseNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.CaseRuleSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def rule(self, request, pk=None):
+        case = self.get_object()
+        self._arbitrator()
+        data = self._input(s.CaseRuleSerializer)
+        return self._render(services.case_rule(case=case, actor=request.user, **data))
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        case = self.get_object()
+        self._arbitrator()
+        data = self._input(s.ReasonSerializer)
+        return self._render(services.case_suspend(case=case, actor=request.user, **data))
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        case = self.get_object()
+        self._arbitrator()
+        data = self._input(s.ReasonSerializer)
+        return self._render(services.case_resume(case=case, actor=request.user, **data))
+
+    @extend_schema(request=s.CaseAgreementSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def agreement(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(s.CaseAgreementSerializer)
+        return self._render(services.case_record_agreement(case=case, actor=request.user, **data))
+
+    @extend_schema(request=s.CaseReviewRequestSerializer, responses={201: s.CaseReviewSerializer})
+    @action(detail=True, methods=["post"], url_path="request-review")
+    def request_review(self, request, pk=None):
+        case = self.get_object()
+        data = self._input(s.CaseReviewRequestSerializer)
+        review = services.case_request_review(case=case, actor=request.user, **data)
+        return Response(s.CaseReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.CaseReviewDecideSerializer, responses={200: s.CaseReviewSerializer})
+    @action(detail=True, methods=["post"], url_path="decide-review")
+    def decide_review(self, request, pk=None):
+        case = self.get_object()
+        self._arbitrator()
+        data = self._input(s.CaseReviewDecideSerializer)
+        review = get_object_or_404(CaseReview, pk=data["review"], case=case)
+        review = services.case_review_decide(
+            review=review, actor=request.user, decision=data["decision"], note=data["note"]
+        )
+        return Response(s.CaseReviewSerializer(review).data)
+
+    @extend_schema(request=None, responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        case = self.get_object()
+        buffer, name = case_export_zip(case)
+        return FileResponse(buffer, as_attachment=True, filename=name, content_type="application/zip")
+
+    @extend_schema(request=None, responses={200: s.TimelineEventSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        """The case's events and its subject's, oldest first (platform staff only)."""
+        case = self.get_object()
+        subject_kind, subject_id = ("refund", case.refund_id) if case.refund_id else ("complaint", case.complaint_id)
+        events = Event.objects.filter(
+            Q(subject_kind="case", subject_id=case.pk) | Q(subject_kind=subject_kind, subject_id=subject_id)
+        ).order_by("at", "id")
+        return Response(s.TimelineEventSerializer(events, many=True).data)

@@ -47,6 +47,8 @@ class Order(models.Model):
         max_digits=10, decimal_places=2, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
     )
     free_shipping = models.BooleanField(default=False)
+    # Where the goods go: R-C06 counts the buyer accounts that share it.
+    shipping_address = models.CharField(max_length=300, blank=True, default="")
     presale_ship_by = models.DateTimeField(null=True, blank=True)
     promised_ship_hours = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -59,6 +59,7 @@ class OrderSerializer(serializers.ModelSerializer):
             "total_amount",
             "shipping_fee",
             "free_shipping",
+            "shipping_address",
             "presale_ship_by",
             "promised_ship_hours",
             "created_at",
@@ -89,6 +90,7 @@ class OrderCreateSerializer(serializers.Serializer):
         max_digits=10, decimal_places=2, min_value=Decimal("0"), default=Decimal("0.00")
     )
     free_shipping = serializers.BooleanField(default=False)
+    shipping_address = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
     items = OrderItemSerializer(many=True, allow_empty=False)
     presale_ship_by = serializers.DateTimeField(required=False, allow_null=True)
     promised_ship_hours = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=72)

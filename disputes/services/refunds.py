@@ -20,11 +20,12 @@ from core.calendar import compute_due
 from core.errors import DomainError, InvalidTransition, RuleViolation
 from core.services import event_record, notify
 from orders.models import Order, Shipment
+from penalties.models import LedgerMovement
 from penalties.services import PLATFORM_FUND, account_buyer, account_shop, ledger_transfer, penalty_issue
 
 from ..engine import deadline_cancel, deadline_schedule, deadlines_pause, deadlines_resume
-from ..models import Complaint, Deadline, Refund
-from .cases import case_open
+from ..models import Case, Complaint, Deadline, Refund
+from .cases import case_close_withdrawn, case_open
 
 __all__ = [
     "REFUND_TRANSITIONS",
@@ -39,7 +40,10 @@ __all__ = [
     "refund_file",
     "refund_freight_payer",
     "refund_intervention_gate",
+    "refund_mark_closed",
+    "refund_mark_refunded",
     "refund_modify",
+    "refund_record_ruled",
     "refund_refuse",
     "refund_reject_return",
     "refund_replacement_shipment",
@@ -249,9 +253,7 @@ def _close(refund: Refund, order: Order, *, actor, reason: str, action: str, dat
 
 def _execute(refund: Refund, order: Order, *, actor, action: str, data: dict | None = None) -> None:
     """Pay the refund through the ledger (seller → buyer; seller → platform fund after an express
-    advance) and settle the order: a full refund before completion closes the trade."""
-    before = refund.status
-    now = timezone.now()
+    advance) and settle the order."""
     if refund.amount > 0:
         ledger_transfer(
             debit=account_shop(refund.shop),
@@ -262,8 +264,18 @@ def _execute(refund: Refund, order: Order, *, actor, action: str, data: dict | N
             order=order,
             shop=refund.shop,
         )
+    refund_mark_refunded(refund=refund, order=order, amount=refund.amount, actor=actor, action=action, data=data)
+
+
+def refund_mark_refunded(
+    *, refund: Refund, order: Order, amount: Decimal, actor, action: str, data: dict | None = None
+) -> None:
+    """`refunded` once the money moved (the caller moved it): a full refund before completion
+    closes the trade (退款成功, 交易关闭); the refund's clocks stop. The caller holds the locks."""
+    before = refund.status
+    now = timezone.now()
     refund.status = S.REFUNDED
-    refund.refunded_amount = refund.amount
+    refund.refunded_amount = amount
     refund.refunded_at = now
     _save(refund, "status", "refunded_amount", "refunded_at")
     refunded_total = order.refunds.filter(status=S.REFUNDED).aggregate(s=Sum("refunded_amount"))["s"] or 0
@@ -283,13 +295,62 @@ def _execute(refund: Refund, order: Order, *, actor, action: str, data: dict | N
             data={"refund": refund.pk, "reason": "fully refunded"},
         )
     _finish(refund, order, at=now, reason="refund refunded")
-    _event(refund, action, actor, before, {"amount": str(refund.amount), "express": refund.express, **(data or {})})
+    _event(refund, action, actor, before, {"amount": str(amount), "express": refund.express, **(data or {})})
     notify(
         users=[refund.buyer, *_sellers(refund)],
         kind="refund.refunded",
-        title=f"退款 {refund.pk} 成功:¥{refund.amount}",
+        title=f"退款 {refund.pk} 成功:¥{amount}",
         subject=refund,
     )
+
+
+def refund_mark_closed(*, refund: Refund, order: Order, actor, reason: str, action: str) -> None:
+    """`closed` by a ruling or its review (the caller holds the locks and moved any money)."""
+    _close(refund, order, actor=actor, reason=reason, action=action)
+
+
+def refund_record_ruled(
+    *, order: Order, actor, amount: Decimal | None, reason: str, source
+) -> tuple[Refund | None, LedgerMovement | None]:
+    """A refund the platform ordered outside a refund request (e.g. an upheld `not_received`
+    complaint): recorded as a refunded Refund so that R-F04 counts it, paid seller → buyer."""
+    left = _refundable_amount(order)
+    amount = left if amount is None else min(Decimal(amount), left)
+    if amount <= 0:
+        return None, None
+    now = timezone.now()
+    refund = Refund.objects.create(
+        order=order,
+        shop=order.shop,
+        buyer=order.buyer,
+        created_by=actor if getattr(actor, "pk", None) else order.buyer,
+        kind=K.REFUND_ONLY,
+        reason=reason,
+        stage=refund_stage_of(order) if order.status != OS.CLOSED else Refund.Stage.RECEIVED,
+        amount=amount,
+        description=f"ordered by {source._meta.model_name} {source.pk}",
+        status=S.REFUNDED,
+        refunded_amount=amount,
+        refunded_at=now,
+        created_at=now,
+    )
+    movement = ledger_transfer(
+        debit=account_shop(order.shop),
+        credit=account_buyer(order.buyer),
+        amount=amount,
+        reason="refund.ruled",
+        source=refund,
+        order=order,
+        shop=order.shop,
+    )
+    event_record(
+        subject=refund,
+        action="refund.ruled",
+        actor=actor,
+        to_status=refund.status,
+        data={"amount": str(amount), "source": f"{source._meta.model_name}:{source.pk}"},
+    )
+    return refund, movement
 
 
 def _await_return(refund: Refund, *, actor, return_address: str, action: str, data: dict | None = None) -> None:
@@ -654,19 +715,9 @@ def refund_withdraw(*, refund: Refund, actor) -> Refund:
     """The buyer withdraws the request: `closed` (an open case is closed with it)."""
     refund, order = _lock(refund)
     _require(refund, "withdraw")
-    case = getattr(refund, "case", None)
-    if case is not None and case.status != case.Status.RULED:
-        from ..models import Case
-
-        case = Case.objects.select_for_update().get(pk=case.pk)
-        previous = case.status
-        case.status = Case.Status.RULED
-        case.outcome = "withdrawn"
-        case.ruled_at = timezone.now()
-        case.next_due_at = None
-        case.save(update_fields=["status", "outcome", "ruled_at", "next_due_at", "updated_at"])
-        deadline_cancel(subject=case, reason="refund withdrawn")
-        event_record(subject=case, action="case.withdrawn", actor=actor, from_status=previous, to_status=case.status)
+    case = Case.objects.filter(refund=refund).first()
+    if case is not None:
+        case_close_withdrawn(case=case, actor=actor)
     _close(refund, order, actor=actor, reason="withdrawn", action="refund.withdrawn")
     return refund
 
