@@ -18,13 +18,40 @@ class Event(models.Model):
     from_status = models.CharField(max_length=40, blank=True, default="")
     to_status = models.CharField(max_length=40, blank=True, default="")
     data = models.JSONField(default=dict, blank=True)
+    # Tamper evidence (RULEBOOK §7): each subject's events form a hash chain, see core/chain.py.
+    # Written by core.services.event_record; null `seq` means a row written around it.
+    seq = models.PositiveIntegerField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["subject_kind", "subject_id", "at"], name="event_subject_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["subject_kind", "subject_id", "seq"], name="event_chain_seq_uniq"),
+        ]
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.subject_kind}:{self.subject_id}"
+
+
+class EventChain(models.Model):
+    """The head of one subject's event chain (core/chain.py): its row lock keeps concurrent writers
+    from forking the chain, and its length shows a removed newest event."""
+
+    subject_kind = models.CharField(max_length=20)
+    subject_id = models.BigIntegerField()
+    length = models.PositiveIntegerField(default=0)
+    prev_hash = models.CharField(max_length=64, default="")
+    head_hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subject_kind", "subject_id"], name="event_chain_subject_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_kind}:{self.subject_id} #{self.length} {self.head_hash[:12]}"
 
 
 class Notification(models.Model):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
+from . import chain
 from .models import Event, Notification
 
 
@@ -25,18 +26,32 @@ def event_record(
     data: dict[str, Any] | None = None,
     at=None,
 ) -> Event:
-    """Write one audit event: who (a user, or the system when `actor` is None) did what to what."""
-    return Event.objects.create(
-        at=at or timezone.now(),
-        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
-        actor_label=getattr(actor, "username", None) or "system",
-        action=action,
-        subject_kind=_subject_kind(subject),
-        subject_id=subject.pk,
-        from_status=from_status,
-        to_status=to_status,
-        data=data or {},
-    )
+    """Write one audit event: who (a user, or the system when `actor` is None) did what to what.
+
+    The event is appended to its subject's hash chain (core/chain.py) under the chain head's row
+    lock, held until the caller's transaction ends: one extra query.
+    """
+    at = at or timezone.now()
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at)
+    actor_label = getattr(actor, "username", None) or "system"
+    actor = actor if actor is not None and getattr(actor, "pk", None) else None
+    fields = {
+        "at": at,
+        "actor_label": actor_label,
+        "action": action,
+        "subject_kind": _subject_kind(subject),
+        "subject_id": subject.pk,
+        "from_status": from_status,
+        "to_status": to_status,
+        "data": chain.canonical_data(data or {}),
+    }
+    digest = chain.content_hash(actor_id=actor.pk if actor is not None else None, **fields)
+    with transaction.atomic(savepoint=False):
+        seq, prev_hash, event_hash = chain.chain_append(
+            subject_kind=fields["subject_kind"], subject_id=fields["subject_id"], digest=digest
+        )
+        return Event.objects.create(actor=actor, seq=seq, prev_hash=prev_hash, hash=event_hash, **fields)
 
 
 def notify(

@@ -1,0 +1,175 @@
+"""The audit log's hash chain (RULEBOOK §7: nothing submitted can change unseen).
+
+Every subject (an order, refund, complaint, case, evidence item …) has its own chain of events:
+event n stores `prev_hash` (the hash of event n-1, or GENESIS) and
+`hash = sha256(f"{prev_hash}:{seq}:{content_hash}")`, where `content_hash` is the SHA-256 of a
+canonical JSON of the event's own fields. The chain's head (length and last hash) lives in
+`EventChain`; a writer locks that row, so two events written at once on one subject never fork the
+chain, and deleting the newest event is seen too (the head remembers the length).
+
+The hash format is a stored contract: migration 0004 carries a frozen copy of these functions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+
+GENESIS = "0" * 64
+
+
+def canonical_at(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_data(data: Any) -> Any:
+    """What the JSON column gives back for `data`: the value hashed is the value read later."""
+    return json.loads(json.dumps(data if data is not None else {}))
+
+
+def content_hash(
+    *,
+    at: dt.datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    subject_kind: str,
+    subject_id: int,
+    from_status: str,
+    to_status: str,
+    data: Any,
+) -> str:
+    """SHA-256 of the canonical JSON of one event's fields (sorted keys, no spaces, UTF-8)."""
+    payload = {
+        "at": canonical_at(at),
+        "actor_id": actor_id,
+        "actor_label": actor_label,
+        "action": action,
+        "subject_kind": subject_kind,
+        "subject_id": subject_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "data": data,
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def link_hash(prev_hash: str, seq: int, digest: str) -> str:
+    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
+
+
+def event_content_hash(event) -> str:
+    return content_hash(
+        at=event.at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        subject_kind=event.subject_kind,
+        subject_id=event.subject_id,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        data=event.data,
+    )
+
+
+# One statement takes the head row's lock (ON CONFLICT DO UPDATE locks and reads the latest committed
+# version even under READ COMMITTED), advances it and returns the link: the one extra query per event.
+_APPEND_SQL = """
+INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
+VALUES (%(kind)s, %(id)s, 1, %(genesis)s,
+        encode(sha256(convert_to(%(genesis)s || ':1:' || %(digest)s, 'UTF8')), 'hex'))
+ON CONFLICT (subject_kind, subject_id) DO UPDATE SET
+    length = {table}.length + 1,
+    prev_hash = {table}.head_hash,
+    head_hash = encode(sha256(convert_to(
+        {table}.head_hash || ':' || ({table}.length + 1)::text || ':' || %(digest)s, 'UTF8')), 'hex')
+RETURNING length, prev_hash, head_hash
+"""
+
+
+def chain_append(*, subject_kind: str, subject_id: int, digest: str) -> tuple[int, str, str]:
+    """Advance the subject's chain head by one event whose content hash is `digest`; return
+    `(seq, prev_hash, hash)`. Call inside the transaction that writes the event."""
+    from .models import EventChain
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _APPEND_SQL.format(table=EventChain._meta.db_table),
+                {"kind": subject_kind, "id": subject_id, "genesis": GENESIS, "digest": digest},
+            )
+            seq, prev_hash, head_hash = cursor.fetchone()
+        return seq, prev_hash, head_hash
+    return _chain_append_portable(subject_kind=subject_kind, subject_id=subject_id, digest=digest)
+
+
+def _chain_append_portable(*, subject_kind: str, subject_id: int, digest: str) -> tuple[int, str, str]:
+    """The same link computed in Python (SQLite quick start; SQLite serialises writers itself)."""
+    from .models import EventChain
+
+    with transaction.atomic(savepoint=False):
+        head, _ = EventChain.objects.select_for_update().get_or_create(
+            subject_kind=subject_kind, subject_id=subject_id, defaults={"length": 0, "head_hash": GENESIS}
+        )
+        seq, prev_hash = head.length + 1, head.head_hash
+        new_hash = link_hash(prev_hash, seq, digest)
+        EventChain.objects.filter(pk=head.pk).update(length=seq, prev_hash=prev_hash, head_hash=new_hash)
+    return seq, prev_hash, new_hash
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first link of a chain that does not hold."""
+
+    subject_kind: str
+    subject_id: int
+    event_id: int | None
+    seq: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"event {self.event_id} (#{self.seq})" if self.event_id else "chain head"
+        return f"{self.subject_kind}:{self.subject_id} {where}: {self.reason}"
+
+
+def chain_verify(*, subject_kind: str, subject_id: int, events: Iterable | None = None) -> ChainBreak | None:
+    """Re-hash every event of one subject's chain, oldest first; return the first break, or None."""
+    from .models import Event, EventChain
+
+    if events is None:
+        events = Event.objects.filter(subject_kind=subject_kind, subject_id=subject_id).order_by("seq", "id")
+    rows = sorted(events, key=lambda e: (e.seq is None, e.seq or 0, e.id))
+
+    def broken(event, reason: str) -> ChainBreak:
+        return ChainBreak(subject_kind, subject_id, getattr(event, "id", None), getattr(event, "seq", None), reason)
+
+    prev_hash, expected = GENESIS, 1
+    for event in rows:
+        if event.seq is None:
+            return broken(event, "event is not on the chain (written without core.services.event_record)")
+        if event.seq != expected:
+            return broken(event, f"sequence gap: expected #{expected}, found #{event.seq} (an event was removed)")
+        if event.prev_hash != prev_hash:
+            return broken(event, "prev_hash does not match the previous event's hash")
+        if link_hash(prev_hash, event.seq, event_content_hash(event)) != event.hash:
+            return broken(event, "content does not match its hash (the row was edited)")
+        prev_hash, expected = event.hash, expected + 1
+    head = EventChain.objects.filter(subject_kind=subject_kind, subject_id=subject_id).first()
+    length = expected - 1
+    if head is None:
+        if length:
+            return broken(None, "the chain head is missing")
+        return None
+    if head.length != length or head.head_hash != prev_hash:
+        return broken(None, f"the head records {head.length} events, {length} found (an event was removed)")
+    return None
