@@ -174,3 +174,46 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Evidence (RULEBOOK §7, evidence/) -----------------------------------------------------------
+# The largest evidence file accepted; a larger upload answers 413 {"code": "file_too_large"}.
+EVIDENCE_MAX_BYTES = env.int("EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
+# Images above this many pixels are refused (decompression bombs); thumbnails are at most this size.
+EVIDENCE_MAX_IMAGE_PIXELS = env.int("EVIDENCE_MAX_IMAGE_PIXELS", default=60_000_000)
+EVIDENCE_THUMBNAIL_SIZE = env.int("EVIDENCE_THUMBNAIL_SIZE", default=320)
+# Non-file form fields stay small; uploaded files above 2.5 MiB stream to a temporary file, never RAM.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# Evidence files go through the "evidence" storage: MEDIA_ROOT/evidence/<yyyy>/<mm>/<uuid> on local
+# disk (MEDIA_URL is never served), or an S3-compatible bucket with EVIDENCE_STORAGE=s3 (needs
+# django-storages and boto3; credentials come from boto3's usual AWS_* environment variables).
+_EVIDENCE_STORAGE = env.str("EVIDENCE_STORAGE", default="local")
+if _EVIDENCE_STORAGE == "s3":
+    _evidence_backend: dict = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("EVIDENCE_S3_BUCKET"),
+            "endpoint_url": env.str("EVIDENCE_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("EVIDENCE_S3_REGION", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+elif _EVIDENCE_STORAGE == "local":
+    _evidence_backend = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise environ.ImproperlyConfigured("EVIDENCE_STORAGE must be 'local' or 's3'")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    **globals().get("STORAGES", {}),
+    "evidence": _evidence_backend,
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    "EvidenceKindEnum": "evidence.models.Evidence.Kind",
+    "EvidenceVerdictEnum": "evidence.models.Evidence.Verdict",
+}
