@@ -421,9 +421,9 @@ class EvidenceRequestSerializer(serializers.ModelSerializer):
 
 
 class RiskSignalSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.CharField()  # type: ignore[assignment]
     rule = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     fact = serializers.CharField()
     value = serializers.JSONField()
 

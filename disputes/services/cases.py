@@ -61,11 +61,11 @@ EVIDENCE_REQUEST_HOURS = (24, 7 * 24)  # R-T13: the agent may choose 24 h – 7 
 def _lock(case: Case) -> tuple[Case, Refund | Complaint, Order]:
     order = Order.objects.select_for_update(of=("self",)).select_related("shop", "shop__owner").get(pk=case.order_id)
     subject: Refund | Complaint
-    if case.refund_id:
+    if case.refund_id is not None:
         subject = Refund.objects.select_for_update(of=("self",)).select_related("shop", "buyer").get(pk=case.refund_id)
     else:
         subject = (
-            Complaint.objects.select_for_update(of=("self",)).select_related("shop", "buyer").get(pk=case.complaint_id)
+            Complaint.objects.select_for_update(of=("self",)).select_related("shop", "buyer").get(pk=case.complaint_id or 0)
         )
     subject.order = order
     case = Case.objects.select_for_update(of=("self",)).select_related("shop", "buyer", "assignee").get(pk=case.pk)

@@ -49,8 +49,11 @@ COMPLAINT_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 # R-P03 conduct that is not a promise of its own: the type names the obligation.
-_CONDUCT_AS_PROMISE = {CT.PRICE_RAISE: "price_raise", CT.FAKE_SHIPMENT: "fake_shipment"}
-_CONDUCT_AS_PROMISE[CT.AFTER_SALES_REFUSED] = "after_sales_refused"
+_CONDUCT_AS_PROMISE: dict[str, str] = {
+    CT.PRICE_RAISE: "price_raise",
+    CT.FAKE_SHIPMENT: "fake_shipment",
+    CT.AFTER_SALES_REFUSED: "after_sales_refused",
+}
 
 
 def _lock(complaint: Complaint) -> tuple[Complaint, Order]:
@@ -401,7 +404,7 @@ def _penalise(complaint: Complaint, order: Order, *, actor, refund_amount: Decim
         refund, movement = refund_record_ruled(
             order=order, actor=actor, amount=refund_amount, reason="not_delivered", source=complaint
         )
-        if refund is not None:
+        if refund is not None and movement is not None:
             effects["refunds"].append(refund.pk)
             effects["movements"].append(movement.pk)
     if penalty is not None:

@@ -1,0 +1,271 @@
+"""Set-based sweeping (issue #9): R-T01 fired in batches leaves exactly the rows the per-row path
+leaves, exactly once under concurrent sweepers, and a bad row falls back without blocking the rest."""
+
+import datetime as dt
+import re
+import threading
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.db.models import Count, Sum
+
+from core import chain
+from core.models import Event, Notification
+from core.services import event_record
+from disputes import engine
+from disputes.models import Deadline
+from orders.models import Order
+from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
+from tests.factories import ShopFactory, UserFactory
+
+CHINA = ZoneInfo("Asia/Shanghai")
+T0 = dt.datetime(2026, 11, 11, 9, 0, tzinfo=CHINA)
+AMOUNTS = [Decimal("10.00"), Decimal("100.00"), Decimal("1000.00"), Decimal("123.45")]
+
+
+def _orders_with_due_ship_deadlines(shop, buyers, *, due_at, amounts=AMOUNTS, status="paid") -> list[Deadline]:
+    paid_at = due_at - dt.timedelta(hours=72)
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                shop=shop, buyer=buyers[i % len(buyers)], status=status, total_amount=a, paid_at=paid_at, ship_by=due_at
+            )
+            for i, a in enumerate(amounts)
+        ]
+    )
+    return Deadline.objects.bulk_create(
+        [
+            Deadline(
+                subject_kind="order",
+                subject_id=o.pk,
+                rule="R-T01",
+                kind="r_t01_ship",
+                started_at=paid_at,
+                due_at=due_at,
+                duration_amount=72,
+                duration_unit="hours",
+            )
+            for o in orders
+        ]
+    )
+
+
+def _shop(kind="marketplace", staff=1):
+    shop = ShopFactory(kind=kind)
+    shop.staff.add(*[UserFactory(roles=["seller"]) for _ in range(staff)])
+    return shop
+
+
+def _effects(deadlines: list[Deadline]) -> list[dict]:
+    """What firing left behind for each deadline, with ids replaced by their roles."""
+    out = []
+    for d in deadlines:
+        d.refresh_from_db()
+        order = Order.objects.get(pk=d.subject_id)
+        names = {
+            str(order.pk): "<order>",
+            str(d.pk): "<deadline>",
+            str(order.shop_id): "<shop>",
+            str(order.buyer_id): "<buyer>",
+        }
+        penalty = Penalty.objects.filter(deadline=d).first()
+        if penalty is not None:
+            names[str(penalty.pk)] = "<penalty>"
+
+        def norm(value, names=names):
+            return re.sub(r"\d+", lambda m: names.get(m.group(0), m.group(0)), str(value))
+
+        row = {"status": d.status, "fired_by": d.fired_by, "outcome": norm(d.outcome), "attempts": d.attempts}
+        if penalty is not None:
+            row["penalty"] = {
+                f: norm(getattr(penalty, f))
+                for f in ("code", "points", "point_class", "compensation_amount", "compensation_form", "source_kind")
+            } | {
+                "note": penalty.note,
+                "status": penalty.status,
+                "beneficiary_is_buyer": penalty.beneficiary_id == order.buyer_id,
+            }
+            row["ledger"] = [
+                (
+                    norm(m.debit),
+                    norm(m.credit),
+                    str(m.amount),
+                    m.currency,
+                    m.reason,
+                    m.source_kind,
+                    m.order_id == order.pk,
+                )
+                for m in LedgerMovement.objects.filter(penalty=penalty)
+            ]
+            row["entries"] = sorted(
+                (norm(e.account), str(e.amount), e.currency)
+                for e in LedgerEntry.objects.filter(movement__penalty=penalty)
+            )
+            row["penalty_events"] = [
+                (e.action, e.actor_label, e.to_status, norm(sorted(e.data.items())), e.seq)
+                for e in Event.objects.filter(subject_kind="penalty", subject_id=penalty.pk)
+            ]
+            assert chain.chain_verify(subject_kind="penalty", subject_id=penalty.pk) is None
+        row["order_events"] = [
+            (e.action, e.actor_label, e.from_status, e.to_status, norm(sorted(e.data.items())), e.seq)
+            for e in Event.objects.filter(subject_kind="order", subject_id=order.pk)
+        ]
+        assert chain.chain_verify(subject_kind="order", subject_id=order.pk) is None
+        row["notifications"] = sorted(
+            (n.kind, norm(n.title), norm(n.body), n.subject_kind, n.subject_id == order.pk)
+            for n in Notification.objects.filter(subject_kind="order", subject_id=order.pk)
+        )
+        out.append(row)
+    return out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["marketplace", "mall"])
+def test_the_batch_leaves_exactly_the_rows_the_per_row_path_leaves(kind):
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(2)]
+    by_row = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0)
+    batched = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0)
+    # A pre-existing event on one order: the batch continues its chain, as event_record would.
+    for d in (by_row[1], batched[1]):
+        event_record(subject=Order.objects.get(pk=d.subject_id), action="order.paid", data={"x": 1})
+    # An order that shipped in the meantime: a no-op firing on both paths.
+    noop = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0, amounts=[Decimal("5.00")], status="shipped")
+    noop_b = _orders_with_due_ship_deadlines(
+        _shop(kind), buyers, due_at=T0, amounts=[Decimal("5.00")], status="shipped"
+    )
+
+    with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
+        for d in [*by_row, *noop]:
+            assert engine.deadline_fire(deadline_id=d.pk) is True
+        result = engine.deadlines_fire_batch(rule_id="R-T01", deadline_ids=[d.pk for d in [*batched, *noop_b]])
+    assert (result.fired, result.rest) == (len(batched) + 1, [])
+
+    for got, want in zip(_effects(batched), _effects(by_row), strict=True):
+        for key in want:
+            assert (key, got.get(key)) == (key, want[key])
+    assert _effects(noop_b) == _effects(noop)
+    assert "noop: order is shipped" in Deadline.objects.get(pk=noop_b[0].pk).outcome
+
+
+@pytest.mark.django_db
+def test_a_shop_crossing_a_sanction_threshold_goes_row_by_row_and_the_crossing_penalty_carries_it():
+    """R-P11: 5 late shipments × 3 points cross 12 at the 4th; the batch hands that shop back."""
+    shop = _shop()
+    other = _shop()
+    buyers = [UserFactory(roles=["buyer"])]
+    crossing = _orders_with_due_ship_deadlines(shop, buyers, due_at=T0, amounts=[Decimal("50.00")] * 5)
+    calm = _orders_with_due_ship_deadlines(other, buyers, due_at=T0, amounts=[Decimal("50.00")] * 2)
+
+    with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
+        result = engine.deadlines_fire_batch(rule_id="R-T01", deadline_ids=[d.pk for d in [*crossing, *calm]])
+        assert result.fired == 2
+        assert result.rest == [d.pk for d in crossing]
+        assert engine.enforce_deadlines() == 5
+
+    sanction = Sanction.objects.get(shop=shop)
+    assert (sanction.threshold, sanction.penalty.deadline_id) == (12, crossing[3].pk)
+    assert not Sanction.objects.filter(shop=other).exists()
+    assert Deadline.objects.filter(id__in=[d.pk for d in [*crossing, *calm]], status="fired").count() == 7
+
+
+@pytest.mark.django_db
+def test_a_failing_row_fails_the_batch_whole_then_the_rest_fire_row_by_row_and_it_is_retried():
+    shop = _shop()
+    deadlines = _orders_with_due_ship_deadlines(shop, [UserFactory(roles=["buyer"])], due_at=T0)
+    broken = deadlines[2]
+    blocker = Penalty.objects.create(
+        shop=shop, code="r_p06", points=0, source_kind="order", source_id=broken.subject_id, deadline=broken
+    )
+    ids = [d.pk for d in deadlines]
+
+    with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False):
+        # The batch alone: rolled back whole, every row handed back.
+        result = engine.deadlines_fire_batch(rule_id="R-T01", deadline_ids=ids)
+        assert (result.fired, sorted(result.rest)) == (0, sorted(ids))
+        assert Penalty.objects.filter(code="r_p01").count() == 0
+        assert Event.objects.filter(action="order.late_shipment").count() == 0
+        # The sweep: the good rows fire row by row, the bad one records its error and backs off.
+        assert engine.enforce_deadlines() == len(ids) - 1
+    broken.refresh_from_db()
+    assert (broken.status, broken.attempts) == ("pending", 1)
+    assert "unique" in broken.last_error.lower() or "penalty" in broken.last_error.lower()
+
+    blocker.delete()
+    with time_machine.travel(broken.not_before + dt.timedelta(seconds=1), tick=False):
+        assert engine.enforce_deadlines() == 1
+    assert Penalty.objects.filter(deadline_id__in=ids, code="r_p01").count() == len(ids)
+
+
+@pytest.mark.django_db
+def test_a_row_no_longer_pending_or_paused_is_left_alone_and_a_vanished_subject_cancels():
+    shop = _shop()
+    deadlines = _orders_with_due_ship_deadlines(shop, [UserFactory(roles=["buyer"])], due_at=T0)
+    Deadline.objects.filter(pk=deadlines[0].pk).update(status="cancelled")
+    Deadline.objects.filter(pk=deadlines[1].pk).update(paused_at=T0)
+    Deadline.objects.filter(pk=deadlines[2].pk).update(subject_id=10**12)
+    with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False):
+        result = engine.deadlines_fire_batch(rule_id="R-T01", deadline_ids=[d.pk for d in deadlines])
+    assert (result.fired, result.rest) == (1, [])
+    statuses = dict(Deadline.objects.filter(id__in=[d.pk for d in deadlines]).values_list("id", "status"))
+    assert [statuses[d.pk] for d in deadlines] == ["cancelled", "pending", "cancelled", "fired"]
+    assert Penalty.objects.count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_batch_sweepers_and_a_per_row_firer_fire_each_of_1200_deadlines_exactly_once():
+    assert connection.vendor == "postgresql", "concurrency is only meaningful on PostgreSQL"
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(5)]
+    due = T0
+    ids = []
+    for i in range(12):  # 12 shops, 100 late orders each, mall ones too (no points, no sanctions)
+        shop = _shop("mall" if i % 3 == 0 else "marketplace")
+        ids += [
+            d.pk for d in _orders_with_due_ship_deadlines(shop, buyers, due_at=due, amounts=[Decimal("80.00")] * 100)
+        ]
+    barrier = threading.Barrier(3)
+    fired: list[int] = []
+    errors: list[BaseException] = []
+
+    def sweeper():
+        try:
+            barrier.wait()
+            fired.append(engine.enforce_deadlines(now=due + dt.timedelta(seconds=1), batch_size=150))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def per_row():  # the API path (order_ship firing R-T01 late) meets the sweep: the status guard decides
+        try:
+            barrier.wait()
+            fired.append(sum(engine.deadline_fire(deadline_id=pk, by="order.ship") for pk in reversed(ids[::7])))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweeper), threading.Thread(target=sweeper), threading.Thread(target=per_row)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert sum(fired) == len(ids)
+    assert Deadline.objects.filter(id__in=ids, status="fired").count() == len(ids)
+    assert Penalty.objects.filter(deadline_id__in=ids).count() == len(ids)
+    assert not Event.objects.values("subject_kind", "subject_id", "action").annotate(n=Count("id")).filter(n__gt=1)
+    assert Event.objects.filter(action="order.late_shipment").count() == len(ids)
+    assert LedgerEntry.objects.aggregate(s=Sum("amount"))["s"] == 0
+    assert Notification.objects.filter(kind="order.late_shipment").count() == 3 * len(ids)  # buyer, owner, staff
+    # R-P11 once per threshold per shop, whichever path crossed it.
+    per = Sanction.objects.values("shop", "threshold").annotate(n=Count("id"))
+    assert per and all(row["n"] == 1 for row in per)
+    for order_id in Order.objects.filter(
+        pk__in=Deadline.objects.filter(id__in=ids[:50]).values("subject_id")
+    ).values_list("pk", flat=True):
+        assert chain.chain_verify(subject_kind="order", subject_id=order_id) is None
