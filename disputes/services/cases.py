@@ -65,7 +65,9 @@ def _lock(case: Case) -> tuple[Case, Refund | Complaint, Order]:
         subject = Refund.objects.select_for_update(of=("self",)).select_related("shop", "buyer").get(pk=case.refund_id)
     else:
         subject = (
-            Complaint.objects.select_for_update(of=("self",)).select_related("shop", "buyer").get(pk=case.complaint_id or 0)
+            Complaint.objects.select_for_update(of=("self",))
+            .select_related("shop", "buyer")
+            .get(pk=case.complaint_id or 0)
         )
     subject.order = order
     case = Case.objects.select_for_update(of=("self",)).select_related("shop", "buyer", "assignee").get(pk=case.pk)
