@@ -213,7 +213,7 @@ STORAGES = {
     "evidence": _evidence_backend,
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
-    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),
+    **SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}),  # type: ignore[dict-item]
     "EvidenceKindEnum": "evidence.models.Evidence.Kind",
     "EvidenceVerdictEnum": "evidence.models.Evidence.Verdict",
 }
