@@ -155,7 +155,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
 
     The engine holds the orders' and the deadlines' locks. Shops are locked here, ascending, as
     penalty_issue locks its shop (order, then shop); sanctions (R-P11) are checked once per shop per
-    batch, and a shop that would cross a threshold is handed back to the per-row path."""
+    batch; the rows of a shop that would cross a threshold go through the per-row action."""
     now = timezone.now()
     outcomes: dict[int, str | None] = {}
     due = []
@@ -179,12 +179,18 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     for _, order in due:
         points_by_shop[order.shop_id] += R_P01.points_for(shops[order.shop_id].kind)
     crossing = shops_crossing_thresholds(points_by_shop=points_by_shop, point_class=R_P01.point_class, at=now)
-    for d, order in due:
-        if order.shop_id in crossing:
-            outcomes[d.pk] = None
-    due = [(d, o) for d, o in due if o.shop_id not in crossing]
-    if not due:
-        return outcomes
+    if crossing:
+        # R-P11: a shop crossing a threshold in this batch fires through the reference action, row by
+        # row, in this transaction (locks already held): the sanction names the very penalty that
+        # crossed, as it would without batching. Rare: a shop crosses each threshold once a year.
+        from orders.services import order_ship_timeout
+
+        for d, order in due:
+            if order.shop_id in crossing:
+                outcomes[d.pk] = order_ship_timeout(deadline=d, subject=order)
+        due = [(d, o) for d, o in due if o.shop_id not in crossing]
+        if not due:
+            return outcomes
     buyers = get_user_model().objects.in_bulk(sorted({o.buyer_id for _, o in due}))
 
     penalties = []
