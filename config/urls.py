@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("disputes.urls")),
     path("", include("penalties.urls")),
     path("", include("evidence.urls")),
+    path("", include("aftersales.urls")),
 ]
 
 urlpatterns = [
@@ -18,4 +19,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("healthz/", health, name="health"),
+    path("", include("dashboard.urls")),
 ]

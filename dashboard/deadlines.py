@@ -1,0 +1,127 @@
+"""How a deadline is shown: its due time, what is left, its colour, and why it is what it is (the rule
+id, the rule's own words and the duration the row was computed with, RULEBOOK §2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core import rulebook
+from disputes.models import Case, Deadline
+from disputes.selectors import deadlines_attach
+
+AMBER_BELOW = dt.timedelta(hours=24)
+
+UNIT_LABELS = {
+    "hours": "小时",
+    "days": "天",
+    "working_days": "个工作日",
+    "days_from_next_china_midnight": "天(自次日零时起)",
+}
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    pk: int
+    rule: str
+    kind: str
+    words: str
+    due_at: dt.datetime
+    started_at: dt.datetime
+    status: str
+    paused: bool
+    remaining: dt.timedelta
+    state: str  # ok | amber | red | paused | done
+    text: str
+    duration: str
+    note: str
+
+
+def humanize(delta: dt.timedelta) -> str:
+    """'2天 3小时 5分' (or its English) for a span; the vendored countdown.js writes the same format."""
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = []
+    if days:
+        parts.append(_("%(n)d天") % {"n": days})
+    if days or hours:
+        parts.append(_("%(n)d小时") % {"n": hours})
+    parts.append(_("%(n)d分") % {"n": minutes})
+    text = " ".join(parts)
+    return _("已超时 %(t)s") % {"t": text} if delta.total_seconds() < 0 else _("剩余 %(t)s") % {"t": text}
+
+
+def deadline_view(deadline: Deadline, now: dt.datetime | None = None) -> DeadlineView:
+    now = now or timezone.now()
+    timer = rulebook.TIMERS.get(deadline.rule)
+    words = timer.words if timer else ""
+    unit = _(UNIT_LABELS.get(deadline.duration_unit, deadline.duration_unit))
+    if deadline.status != Deadline.Status.PENDING:
+        remaining = dt.timedelta(0)
+        state = "done"
+        text = _("已触发") if deadline.status == Deadline.Status.FIRED else _("已取消")
+    elif deadline.paused_at is not None:
+        remaining = deadline.remaining or dt.timedelta(0)
+        state = "paused"
+        text = _("已暂停 (R-T19),剩余 %(t)s") % {"t": humanize(remaining)}
+    else:
+        remaining = deadline.due_at - now
+        state = "red" if remaining.total_seconds() < 0 else ("amber" if remaining < AMBER_BELOW else "ok")
+        text = humanize(remaining)
+    return DeadlineView(
+        pk=deadline.pk,
+        rule=deadline.rule,
+        kind=deadline.kind,
+        words=words,
+        due_at=deadline.due_at,
+        started_at=deadline.started_at,
+        status=deadline.status,
+        paused=deadline.paused_at is not None,
+        remaining=remaining,
+        state=state,
+        text=text,
+        duration=f"{deadline.duration_amount} {unit}",
+        note=deadline.note,
+    )
+
+
+def pending(deadlines: Iterable[Deadline]) -> list[Deadline]:
+    return [d for d in deadlines if d.status == Deadline.Status.PENDING]
+
+
+def nearest(deadlines: Iterable[Deadline]) -> Deadline | None:
+    """The running (not paused) pending deadline due first; a paused one if nothing runs."""
+    rows = pending(deadlines)
+    running = [d for d in rows if d.paused_at is None]
+    rows = running or rows
+    return min(rows, key=lambda d: (d.due_at, d.pk)) if rows else None
+
+
+def attach_case_deadlines(cases: Sequence[Case]) -> None:
+    """Give every case `_all_deadlines` (its own and its refund's or complaint's) and `next_deadline`,
+    in three queries whatever the number of cases."""
+    deadlines_attach(list(cases))
+    refunds = [c.refund for c in cases if c.refund_id and c.refund is not None]
+    complaints = [c.complaint for c in cases if c.complaint_id and c.complaint is not None]
+    deadlines_attach(refunds)
+    deadlines_attach(complaints)
+    for case in cases:
+        subject: models.Model | None = case.refund if case.refund_id else case.complaint
+        own = list(getattr(case, "_deadlines", []))
+        theirs = list(getattr(subject, "_deadlines", [])) if subject is not None else []
+        case._all_deadlines = sorted(own + theirs, key=lambda d: (d.due_at, d.pk))  # type: ignore[attr-defined]
+        case.next_deadline = nearest(case._all_deadlines)  # type: ignore[attr-defined]
+
+
+def attach_next_deadline(objects: Sequence[models.Model]) -> None:
+    """Refunds or complaints: `_deadlines` (one query) and `next_deadline`."""
+    deadlines_attach(list(objects))
+    for obj in objects:
+        obj.next_deadline = nearest(getattr(obj, "_deadlines", []))  # type: ignore[attr-defined]

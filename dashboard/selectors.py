@@ -1,0 +1,235 @@
+"""Read-only helpers of the dashboard: the queue's filters and saved views, the seller's inbox, the
+case page's bundle, the overview's numbers. Every read starts from the API's scoping selectors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from core.models import Event
+from core.roles import Role
+from disputes.models import Case, CaseNote, CaseReview, Complaint, Deadline, EvidenceRequest, Refund
+from disputes.selectors import case_list_for, complaint_list_for, refund_list_for
+from orders.models import Shop
+from orders.selectors import shops_of_seller
+from penalties.models import Penalty
+from penalties.selectors import natural_year, year_bounds
+
+CHINA = ZoneInfo("Asia/Shanghai")
+SAVED_VIEWS = ("all", "mine", "overdue", "awaiting_evidence", "unassigned")
+
+
+def platform_people() -> QuerySet:
+    """Agents and arbitrators, the people a case can be assigned to."""
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name__in=[Role.AGENT, Role.ARBITRATOR]) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+
+
+def arbitrators() -> QuerySet:
+    return (
+        get_user_model()
+        .objects.filter(Q(groups__name=Role.ARBITRATOR) | Q(is_superuser=True), is_active=True)
+        .distinct()
+        .order_by("username")
+    )
+
+
+def case_queue(user, *, params, awaiting_ruling: bool = False) -> QuerySet[Case]:
+    """The queue as the API orders it (overdue first, then nearest deadline), with the saved view
+    (`view`: mine, overdue, awaiting_evidence, unassigned) and the filters of GET cases/."""
+    qs = case_list_for(user).select_related("order", "evidence_status")
+    status = params.get("status", "")
+    if status in Case.Status.values:
+        qs = qs.filter(status=status)
+    elif not status:
+        qs = qs.exclude(status=Case.Status.RULED)
+    view = params.get("view", "all")
+    if view == "mine":
+        qs = qs.filter(assignee=user)
+    elif view == "overdue":
+        qs = qs.filter(Q(overdue=True) | Q(next_due_at__lt=timezone.now()))
+    elif view == "awaiting_evidence":
+        qs = qs.filter(status=Case.Status.AWAITING_EVIDENCE)
+    elif view == "unassigned":
+        qs = qs.filter(assignee__isnull=True)
+    if params.get("kind") in Case.Kind.values:
+        qs = qs.filter(kind=params["kind"])
+    shop = params.get("shop", "")
+    if shop.isdigit():
+        qs = qs.filter(shop_id=int(shop))
+    assignee = params.get("assignee", "")
+    if assignee.isdigit():
+        qs = qs.filter(assignee_id=int(assignee))
+    q = params.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(pk=int(q)) | Q(order_id=int(q)) if q.isdigit() else Q(shop__name__icontains=q))
+    if awaiting_ruling:
+        qs = qs.exclude(status=Case.Status.RULED)
+    return qs.order_by("-overdue", "next_due_at", "id")
+
+
+def case_page(user, pk: int) -> Case | None:
+    """One case with what its page shows, in a fixed number of queries; None (404) if not visible."""
+    return (
+        case_list_for(user)
+        .select_related(
+            "order",
+            "order__shop",
+            "shop__owner",
+            "refund__order",
+            "complaint__order",
+            "ruled_by",
+            "evidence_status",
+        )
+        .prefetch_related(
+            "order__items",
+            Prefetch("notes", queryset=CaseNote.objects.select_related("author")),
+            Prefetch("evidence_requests", queryset=EvidenceRequest.objects.select_related("deadline", "requested_by")),
+            Prefetch("reviews", queryset=CaseReview.objects.select_related("requested_by", "decided_by")),
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def timeline_of(case: Case) -> list[Event]:
+    """Every event of the case and of its refund or complaint, oldest first (staff see all)."""
+    subject_kind = "refund" if case.refund_id else "complaint"
+    subject_id = case.refund_id or case.complaint_id
+    return list(
+        Event.objects.filter(
+            Q(subject_kind="case", subject_id=case.pk) | Q(subject_kind=subject_kind, subject_id=subject_id)
+        ).order_by("at", "id")
+    )
+
+
+# --- the seller's inbox ---------------------------------------------------------------------------
+
+SELLER_REFUND_STATES = (
+    Refund.Status.PENDING_SELLER,
+    Refund.Status.RETURN_SHIPPED,
+    Refund.Status.RETURN_REJECTED,
+)
+
+
+def seller_refunds(user) -> QuerySet[Refund]:
+    """The refunds of the seller's shops that wait for the seller (answer, confirm the return, escalate)."""
+    return (
+        refund_list_for(user)
+        .filter(shop__in=shops_of_seller(user), status__in=SELLER_REFUND_STATES)
+        .order_by("created_at", "id")
+    )
+
+
+def seller_complaints(user) -> QuerySet[Complaint]:
+    """Complaints the seller must answer: a buyer's complaint awaiting the appeal, or the seller's own
+    claim awaiting the rebuttal."""
+    return (
+        complaint_list_for(user)
+        .filter(shop__in=shops_of_seller(user))
+        .filter(
+            Q(status=Complaint.Status.AWAITING_APPEAL, complainant=Complaint.Party.BUYER)
+            | Q(status=Complaint.Status.AWAITING_REBUTTAL, complainant=Complaint.Party.SELLER)
+        )
+        .order_by("created_at", "id")
+    )
+
+
+def subject_timeline(subject) -> list[Event]:
+    """A refund's or complaint's events for its parties: internal case notes are never among them."""
+    return list(
+        Event.objects.filter(subject_kind=subject._meta.model_name, subject_id=subject.pk)
+        .exclude(action="case.note_added")
+        .order_by("at", "id")
+    )
+
+
+def record_shops_for(user) -> QuerySet[Shop]:
+    return shops_of_seller(user).order_by("id")
+
+
+def shop_penalties(shop: Shop, *, year: int | None = None) -> QuerySet[Penalty]:
+    year = year or natural_year(timezone.now())
+    start, end = year_bounds(year)
+    return Penalty.objects.filter(shop=shop, issued_at__gte=start, issued_at__lt=end).order_by("-issued_at", "-id")
+
+
+def pending_reviews(user) -> QuerySet[CaseReview]:
+    """Review requests (R-T20) waiting for an arbitrator other than the one who ruled."""
+    return (
+        CaseReview.objects.filter(status=CaseReview.Status.PENDING, case__in=case_list_for(user))
+        .exclude(case__ruled_by=user)
+        .select_related("case", "case__shop", "requested_by")
+        .order_by("created_at", "id")
+    )
+
+
+# --- the overview ---------------------------------------------------------------------------------
+
+
+def _per_day(qs: QuerySet, field: str, since: dt.datetime) -> dict[dt.date, int]:
+    rows = (
+        qs.filter(**{f"{field}__gte": since})
+        .annotate(day=TruncDate(field, tzinfo=CHINA))
+        .values("day")
+        .annotate(n=Count("id"))
+    )
+    return {r["day"]: r["n"] for r in rows}
+
+
+def overview(*, days: int = 30, now: dt.datetime | None = None) -> dict:
+    """The numbers of the overview page: cases opened and closed per day, timeouts by rule, points by
+    shop this natural year, and the median time from opening to ruling."""
+    now = now or timezone.now()
+    today = timezone.localtime(now, CHINA).date()
+    first = today - dt.timedelta(days=days - 1)
+    since = dt.datetime.combine(first, dt.time(0), tzinfo=CHINA)
+    opened = _per_day(Case.objects.all(), "opened_at", since)
+    closed = _per_day(Case.objects.filter(status=Case.Status.RULED), "ruled_at", since)
+    per_day = [
+        (
+            first + dt.timedelta(days=i),
+            opened.get(first + dt.timedelta(days=i), 0),
+            closed.get(first + dt.timedelta(days=i), 0),
+        )
+        for i in range(days)
+    ]
+    timeouts = list(
+        Deadline.objects.filter(status=Deadline.Status.FIRED, fired_at__gte=since)
+        .values("rule")
+        .annotate(n=Count("id"))
+        .order_by("-n", "rule")
+    )
+    start, end = year_bounds(natural_year(now))
+    points = list(
+        Penalty.objects.filter(status=Penalty.Status.ACTIVE, issued_at__gte=start, issued_at__lt=end)
+        .values("shop__name")
+        .annotate(p=Sum("points"))
+        .filter(p__gt=0)
+        .order_by("-p", "shop__name")[:15]
+    )
+    spans = [
+        (ruled - opened_at).total_seconds() / 3600
+        for opened_at, ruled in Case.objects.filter(
+            status=Case.Status.RULED, ruled_at__gte=since, ruled_at__isnull=False
+        ).values_list("opened_at", "ruled_at")
+    ]
+    median_hours = round(statistics.median(spans), 1) if spans else None
+    return {
+        "days": days,
+        "per_day": per_day,
+        "timeouts": [(r["rule"], r["n"]) for r in timeouts],
+        "points": [(r["shop__name"], r["p"]) for r in points],
+        "median_hours": median_hours,
+        "ruled_count": len(spans),
+    }
