@@ -130,6 +130,11 @@ def evidence_submit(*, file, kind: str, actor, subject: models.Model | None = No
             if name:
                 storage.delete(name)
         raise
+    if subject is not None and evidence.side in ("buyer", "seller"):
+        # R-T13: a party's evidence answers the case's open requests to that party.
+        from disputes.services.cases import case_evidence_received_for
+
+        case_evidence_received_for(subject=subject, party=evidence.side, actor=actor, evidence_ids=[evidence.pk])
     return evidence
 
 

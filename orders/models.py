@@ -110,3 +110,22 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_number}"
+
+
+class Review(models.Model):
+    """A buyer's review of an order (评价), pushed by the shop platform. An upheld seller's claim of a
+    malicious review hides it (RULEBOOK §4)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="reviews")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    rating = models.PositiveSmallIntegerField()  # 1 (差评) … 5
+    text = models.TextField(blank=True, default="")
+    posted_at = models.DateTimeField(default=timezone.now)
+    hidden_at = models.DateTimeField(null=True, blank=True)
+    hidden_reason = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ["-posted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"review {self.pk} of order {self.order_id}"

@@ -8,7 +8,7 @@ from core.roles import Role
 from disputes.selectors import deadlines_of
 from disputes.serializers import DeadlineSerializer
 
-from .models import Order, OrderItem, Shipment, Shop
+from .models import Order, OrderItem, Review, Shipment, Shop
 
 User = get_user_model()
 
@@ -109,3 +109,13 @@ class OrderShipSerializer(serializers.Serializer):
 
 class OrderDeliverSerializer(serializers.Serializer):
     signed_at = serializers.DateTimeField()
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    posted_at = serializers.DateTimeField(required=False)
+
+    class Meta:
+        model = Review
+        fields = ["id", "order", "buyer", "rating", "text", "posted_at", "hidden_at", "hidden_reason"]
+        read_only_fields = ["id", "order", "buyer", "hidden_at", "hidden_reason"]

@@ -18,7 +18,7 @@ from disputes.models import Deadline
 from penalties.models import Penalty
 from penalties.services import penalty_issue, penalty_revoke
 
-from .models import Order, OrderItem, Shipment, Shop
+from .models import Order, OrderItem, Review, Shipment, Shop
 
 S = Order.Status
 R_T01 = rulebook.timer("R-T01")
@@ -345,3 +345,21 @@ def order_close(*, order: Order, actor) -> Order:
     order.save(update_fields=["status", "closed_at", "updated_at"])
     event_record(subject=order, action="order.closed", actor=actor, from_status=S.AWAITING_PAYMENT, to_status=S.CLOSED)
     return order
+
+
+@transaction.atomic
+def review_record(*, order: Order, actor, rating: int, text: str = "", posted_at: dt.datetime | None = None) -> Review:
+    """The shop platform pushes the buyer's review of a paid order (R-T22 may count from it)."""
+    now = timezone.now()
+    posted_at = posted_at or now
+    _not_in_future(posted_at, "posted_at", now)
+    order = _lock(order)
+    if order.paid_at is None:
+        raise InvalidTransition(
+            "order", order.status, "review", allowed_from=[S.PAID, S.SHIPPED, S.DELIVERED, S.COMPLETED]
+        )
+    if not 1 <= rating <= 5:
+        raise RuleViolation("rating is 1 to 5", field="rating", code="invalid_rating")
+    review = Review.objects.create(order=order, buyer=order.buyer, rating=rating, text=text, posted_at=posted_at)
+    event_record(subject=order, action="order.reviewed", actor=actor, data={"review": review.pk, "rating": rating})
+    return review

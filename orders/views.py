@@ -111,3 +111,15 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = self.get_object()
         self._require(Role.INTEGRATION)
         return self._render(services.order_close(order=order, actor=request.user))
+
+    @extend_schema(request=s.ReviewSerializer, responses={201: s.ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def review(self, request, pk=None):
+        """The shop platform pushes the buyer's review of the order."""
+        order = self.get_object()
+        self._require(Role.INTEGRATION)
+        serializer = s.ReviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        review = services.review_record(order=order, actor=request.user, **serializer.validated_data)
+        return Response(s.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)

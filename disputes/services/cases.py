@@ -29,6 +29,7 @@ __all__ = [
     "case_assign",
     "case_close_withdrawn",
     "case_evidence_received",
+    "case_evidence_received_for",
     "case_evidence_request_timeout",
     "case_note_add",
     "case_open",
@@ -146,6 +147,9 @@ def case_open(*, actor, refund: Refund | None = None, complaint: Complaint | Non
         subject=case, rule_id=R_T12.id, start=case.opened_at, variant="not_received" if not_received else None
     )
     case_refresh_next_due(case)
+    from evidence.services import evidence_status_refresh
+
+    evidence_status_refresh(subject=case)  # the queue sorts on completeness (§7)
     event_record(
         subject=case,
         action="case.opened",
@@ -262,6 +266,19 @@ def case_evidence_received(*, case: Case, party: str, actor, evidence_ids: list[
         case_refresh_next_due(case)
         _event(case, "case.evidence_received", actor, before, {"party": party, "evidence": evidence_ids or []})
         return len(requests)
+
+
+def case_evidence_received_for(*, subject, party: str, actor, evidence_ids: list[int]) -> int:
+    """Evidence from `party` arrived on a case, or on the refund or complaint of an open case."""
+    if isinstance(subject, Case):
+        case = subject
+    elif isinstance(subject, Refund):
+        case = Case.objects.filter(refund=subject).first()
+    else:
+        case = Case.objects.filter(complaint=subject).first()
+    if case is None or case.status == CS.RULED or party not in (BUYER, SELLER):
+        return 0
+    return case_evidence_received(case=case, party=party, actor=actor, evidence_ids=evidence_ids)
 
 
 def case_evidence_request_timeout(*, deadline: Deadline, subject: Case) -> str:
@@ -650,7 +667,9 @@ def case_request_review(*, case: Case, actor, statement: str, evidence: list[int
         raise DomainError("the ruling is final: the review window (R-T20) has closed", code="review_window_closed")
     if case.reviews.filter(party=party).exists():
         raise DomainError("each party may request one review (R-T20)", code="review_already_requested")
-    new_evidence = _new_evidence(case, evidence)
+    from .citing import evidence_cite
+
+    new_evidence = _new_evidence(case, evidence_cite(ids=evidence, actor=actor, subject=case))
     if not new_evidence:
         raise RuleViolation(
             "a review needs new evidence, submitted after the ruling (R-T20)",

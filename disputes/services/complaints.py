@@ -24,6 +24,7 @@ from penalties import services as penalties
 from ..engine import deadline_cancel, deadline_schedule
 from ..models import Case, Complaint, Deadline
 from .cases import case_close_withdrawn, case_open, case_refresh_next_due
+from .citing import evidence_cite
 
 __all__ = [
     "COMPLAINT_TRANSITIONS",
@@ -98,7 +99,10 @@ def _window_check(order: Order, type_: str, now) -> None:
             raise RuleViolation(
                 "a seller's claim is filed on a completed order (R-T22)", code="order_not_completed", field="order"
             )
-        closes, _ = compute_due(order.completed_at, T["R-T22"].duration(), T["R-T22"].calendar)
+        # R-T22: 15 days from completion, or from the review when that came later.
+        latest_review = order.reviews.order_by("-posted_at").values_list("posted_at", flat=True).first()
+        start = max(order.completed_at, latest_review) if latest_review else order.completed_at
+        closes, _ = compute_due(start, T["R-T22"].duration(), T["R-T22"].calendar)
         if now > closes:
             raise RuleViolation(
                 f"the seller-claim window (R-T22) closed at {timezone.localtime(closes):%Y-%m-%d %H:%M:%S}",
@@ -171,6 +175,10 @@ def complaint_file(
     )
     now = timezone.now()
     _window_check(order, type, now)
+    if evidence and actor is not None:
+        from evidence.selectors import evidence_validate_ids
+
+        evidence_validate_ids(ids=[getattr(e, "pk", e) for e in evidence], user=actor, subject=None)
     complainant = Complaint.Party.SELLER if type in Complaint.SELLER_CLAIM_TYPES else Complaint.Party.BUYER
     if type == CT.MISDESCRIPTION:
         if severity not in rulebook.MISDESCRIPTION_LADDER:
@@ -219,7 +227,7 @@ def complaint_file(
         created_at=now,
     )
     deadline_schedule(subject=complaint, rule_id="R-T10", start=now)
-    evidence_ids = [getattr(e, "pk", e) for e in (evidence or [])]
+    evidence_ids = evidence_cite(ids=evidence, actor=actor, subject=complaint)
     event_record(
         subject=complaint,
         action="complaint.filed",
@@ -261,7 +269,7 @@ def complaint_appeal(*, complaint: Complaint, actor, statement: str, evidence: l
         raise DomainError("only the accused party appeals", code="not_the_accused")
     before = complaint.status
     now = timezone.now()
-    evidence_ids = [getattr(e, "pk", e) for e in (evidence or [])]
+    evidence_ids = evidence_cite(ids=evidence, actor=actor, subject=complaint)
     complaint.status = CS.AWAITING_REBUTTAL
     complaint.appeal_statement = statement
     complaint.appealed_at = now
@@ -307,8 +315,8 @@ def complaint_rebut(*, complaint: Complaint, actor, statement: str, evidence: li
     complaint.rebuttal_statement = statement
     complaint.rebutted_at = timezone.now()
     complaint.save(update_fields=["rebuttal_statement", "rebutted_at", "updated_at"])
+    evidence_ids = evidence_cite(ids=evidence, actor=actor, subject=complaint)
     _to_arbitration(complaint, actor=actor, reason="rebutted")
-    evidence_ids = [getattr(e, "pk", e) for e in (evidence or [])]
     _event(complaint, "complaint.rebutted", actor, before, {"evidence": evidence_ids})
     return complaint
 
@@ -413,6 +421,24 @@ def _penalise(complaint: Complaint, order: Order, *, actor, refund_amount: Decim
     return effects
 
 
+def _seller_claim_upheld(complaint: Complaint, order: Order, *, now) -> list[int]:
+    """§4 seller claims, upheld: the buyer's review of the order is hidden; the upheld claim is on the
+    buyer's record (a risk signal, R-C06) and withdraws express refund for 90 days (R-F06) — both read
+    from this complaint, no second bookkeeping."""
+    from orders.models import Review
+
+    hidden = list(order.reviews.filter(buyer=complaint.buyer, hidden_at__isnull=True).values_list("pk", flat=True))
+    Review.objects.filter(pk__in=hidden).update(hidden_at=now, hidden_reason=f"seller claim {complaint.pk} upheld")
+    days = int(rulebook.resolve(rulebook.SELLER_CLAIM_EXPRESS_BAN_DAYS))
+    notify(
+        users=[complaint.buyer],
+        kind="complaint.seller_claim_upheld",
+        title=f"卖家维权成立(投诉 {complaint.pk}):相关评价已隐藏,{days} 天内不享受极速退款",
+        subject=complaint,
+    )
+    return hidden
+
+
 def complaint_uphold(
     *,
     complaint: Complaint,
@@ -433,6 +459,8 @@ def complaint_uphold(
     effects: dict[str, list] = {"penalties": [], "movements": [], "refunds": []}
     if complaint.complainant == Complaint.Party.BUYER and penalise:
         effects = _penalise(complaint, order, actor=actor, refund_amount=refund_amount)
+    elif complaint.complainant == Complaint.Party.SELLER:
+        effects["reviews_hidden"] = _seller_claim_upheld(complaint, order, now=now)
     _event(complaint, "complaint.upheld", actor, before, {**(data or {}), "effects": effects})
     notify(
         users=[complaint.buyer, complaint.shop.owner],

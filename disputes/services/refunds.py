@@ -26,6 +26,7 @@ from penalties.services import PLATFORM_FUND, account_buyer, account_shop, ledge
 from ..engine import deadline_cancel, deadline_schedule, deadlines_pause, deadlines_resume
 from ..models import Case, Complaint, Deadline, Refund
 from .cases import case_close_withdrawn, case_open
+from .citing import evidence_cite
 
 __all__ = [
     "REFUND_TRANSITIONS",
@@ -395,6 +396,15 @@ def buyer_in_good_standing(buyer, *, at: dt.datetime | None = None) -> bool:
         buyer=buyer, complainant=Complaint.Party.BUYER, status=Complaint.Status.DISMISSED, ruled_at__gte=since
     ).exists():
         return False
+    # §4: an upheld seller's claim withdraws express refund for 90 days (decision).
+    ban_days = int(rulebook.resolve(rulebook.SELLER_CLAIM_EXPRESS_BAN_DAYS))
+    if Complaint.objects.filter(
+        buyer=buyer,
+        complainant=Complaint.Party.SELLER,
+        status=Complaint.Status.UPHELD,
+        ruled_at__gte=at - dt.timedelta(days=ban_days),
+    ).exists():
+        return False
     orders = Order.objects.filter(buyer=buyer, paid_at__gte=since).count()
     if orders == 0:
         return True
@@ -516,7 +526,7 @@ def refund_refuse(*, refund: Refund, actor, reason: str, evidence: list | None =
     refund.status = S.SELLER_REFUSED
     _save(refund, "refusal_count", "refusal_reason", "status")
     deadline_cancel(subject=refund, kinds=SELLER_ANSWER_KINDS, reason="seller answered")
-    evidence_ids = [getattr(e, "pk", e) for e in (evidence or [])]
+    evidence_ids = evidence_cite(ids=evidence, actor=actor, subject=refund)
     _event(refund, "refund.refused", actor, before, {"reason": reason, "evidence": evidence_ids})
     if refund.reason == rulebook.AUTO_ARBITRATION_REASON and refund.refusal_count >= rulebook.AUTO_ARBITRATION_REFUSALS:
         _to_arbitration(
@@ -672,8 +682,11 @@ def refund_reject_return(*, refund: Refund, actor, reason: str, evidence: list |
     refund.return_rejection_reason = reason
     _save(refund, "status", "return_rejection_reason")
     deadline_cancel(subject=refund, kinds=[T["R-T06"].kind], reason="seller answered the return")
-    evidence_ids = [getattr(e, "pk", e) for e in (evidence or [])]
+    evidence_ids = evidence_cite(ids=evidence, actor=actor, subject=refund)
     _event(refund, "refund.return_rejected", actor, before, {"reason": reason, "evidence": evidence_ids})
+    from evidence.services import evidence_status_refresh
+
+    evidence_status_refresh(subject=refund)  # §7: a rejected return needs the seller's logistics proof
     if refund.express:
         _to_arbitration(refund, actor=None, reason="return rejected after an express refund (R-F06)")
         return refund

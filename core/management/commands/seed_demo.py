@@ -68,8 +68,9 @@ class Command(BaseCommand):
                 return
             shops = self._shops(people)
             count = self._orders(people, shops)
+            disputes = self._disputes(people, shops)
         self.stdout.write(
-            f"demo data loaded: {len(people)} users, {len(shops)} shops, {count} orders. "
+            f"demo data loaded: {len(people)} users, {len(shops)} shops, {count} orders, {disputes} disputes. "
             f"Sign in as buyer / seller / agent / arbitrator / admin with password '{PASSWORD}'."
         )
 
@@ -209,4 +210,128 @@ class Command(BaseCommand):
             ],
         )
         orders.order_pay(order=custom, actor=api)
+        return made
+
+    def _disputes(self, people, shops) -> int:
+        """Refunds, complaints and cases in every state a newcomer should see."""
+        from disputes import services as disputes
+        from disputes.models import Case
+
+        now = timezone.now()
+        api = people["integration"]
+        made = 0
+
+        def received_order(shop, buyer, *, days_ago: int, item=0, complete=False):
+            title, sku, price = ITEMS[shop.category][item]
+            order = orders.order_create(
+                actor=api,
+                shop=shop,
+                buyer=buyer,
+                total_amount=Decimal(price),
+                created_at=now - dt.timedelta(days=days_ago),
+                items=[
+                    {"title": title, "sku": sku, "unit_price": Decimal(price), "quantity": 1, "category": shop.category}
+                ],
+                shipping_address="浙江省杭州市西湖区文三路90号",
+            )
+            orders.order_pay(
+                order=order, actor=api, paid_at=now - dt.timedelta(days=days_ago) + dt.timedelta(minutes=5)
+            )
+            orders.order_ship(
+                order=order,
+                actor=shop.owner,
+                carrier="韵达快递",
+                tracking_number=f"YD{order.pk:08d}",
+                picked_up_at=now - dt.timedelta(days=days_ago - 1),
+            )
+            orders.order_deliver(order=order, actor=api, signed_at=now - dt.timedelta(days=days_ago - 2))
+            if complete:
+                orders.order_confirm_receipt(order=order, actor=buyer)
+            return order
+
+        apparel, electronics, food = shops
+        buyer, buyer2, buyer3 = people["buyer"], people["buyer2"], people["buyer3"]
+        agent, arbitrator, seller2 = people["agent"], people["arbitrator"], people["seller2"]
+
+        # Waiting for the seller (R-T04): a quality problem on a down jacket.
+        o = received_order(apparel, buyer, days_ago=4)
+        disputes.refund_file(
+            actor=buyer,
+            order=o,
+            kind="return_and_refund",
+            reason="quality_issue",
+            amount=o.total_amount,
+            description="羽绒服袖口开线,跑绒严重",
+        )
+        # Seven-day no-reason return, agreed: the buyer must send it back (R-T05).
+        o = received_order(electronics, buyer2, days_ago=3, item=1)
+        r = disputes.refund_file(
+            actor=buyer2,
+            order=o,
+            kind="return_and_refund",
+            reason="no_reason_7d",
+            amount=o.total_amount,
+            description="买多了,未拆封",
+        )
+        disputes.refund_approve(refund=r, actor=seller2)
+        # Refused by the seller: the buyer may modify or ask the platform (R-T08, R-T09).
+        o = received_order(food, buyer3, days_ago=6, complete=True)
+        r = disputes.refund_file(
+            actor=buyer3,
+            order=o,
+            kind="refund_only",
+            reason="spoiled",
+            amount=Decimal("100.00"),
+            description="菌菇受潮发霉",
+        )
+        disputes.refund_refuse(refund=r, actor=people["seller3"], reason="发货时检查无霉变")
+        # Escalated to the platform: a case in the queue, assigned to an agent.
+        o = received_order(electronics, buyer, days_ago=8, complete=True)
+        r = disputes.refund_file(
+            actor=buyer,
+            order=o,
+            kind="refund_only",
+            reason="quality_issue",
+            amount=o.total_amount,
+            description="耳机左耳无声",
+        )
+        disputes.refund_refuse(refund=r, actor=seller2, reason="人为损坏")
+        disputes.refund_escalate(refund=r, actor=buyer, reason="卖家拒绝售后")
+        case = Case.objects.get(refund=r)
+        disputes.case_assign(case=case, actor=agent, assignee=agent)
+        disputes.case_note_add(case=case, actor=agent, body="买家提供了开箱视频,待卖家举证")
+        disputes.case_request_evidence(case=case, actor=agent, party="seller", note="请提供出库检测记录", hours=48)
+        # A complaint waiting for the seller's appeal (R-T10, 24 h).
+        o = received_order(apparel, buyer2, days_ago=5)
+        disputes.complaint_file(
+            actor=buyer2,
+            order=o,
+            type="breach_of_promise",
+            promise_kind="invoice",
+            description="承诺开具发票,至今未开",
+            contacted_first=True,
+        )
+        # A rule-type complaint, queued for arbitration at once (R-C02).
+        o = received_order(apparel, buyer3, days_ago=5, item=1)
+        disputes.complaint_file(
+            actor=buyer3,
+            order=o,
+            type="misdescription",
+            severity="affects_use",
+            description="标注纯棉,实际含涤纶60%",
+            contacted_first=False,
+        )
+        # A ruled case: the buyer won; the ruling can still be reviewed (R-T20).
+        o = received_order(food, buyer, days_ago=9, complete=True, item=1)
+        c = disputes.complaint_file(actor=buyer, order=o, type="out_of_stock", description="付款后说没货")
+        disputes.complaint_appeal(complaint=c, actor=people["seller3"], statement="库存系统故障")
+        disputes.complaint_rebut(complaint=c, actor=buyer, statement="多次催促无果")
+        disputes.case_rule(
+            case=Case.objects.get(complaint=c),
+            actor=arbitrator,
+            outcome="buyer_wins",
+            responsibility="seller",
+            note="卖家确认缺货,按规则处理",
+        )
+        made += 7
         return made
