@@ -270,6 +270,7 @@ def case_evidence_received(*, case: Case, party: str, actor, evidence_ids: list[
 
 def case_evidence_received_for(*, subject, party: str, actor, evidence_ids: list[int]) -> int:
     """Evidence from `party` arrived on a case, or on the refund or complaint of an open case."""
+    case: Case | None
     if isinstance(subject, Case):
         case = subject
     elif isinstance(subject, Refund):
