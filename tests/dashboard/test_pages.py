@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from tests.dashboard.conftest import refund_case
-from tests.disputes.helpers import T0, file_refund, make_order
+from tests.disputes.helpers import DAY, T0, file_refund, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ def test_role_pages_refuse_other_roles(cast, browser_client):
 
 def test_another_partys_refund_is_a_404(cast, browser_client):
     order = make_order(cast, "received", complete=True)
-    refund = file_refund(cast, order, at=T0 + 4 * 86400 * __import__("datetime").timedelta(seconds=1))
+    refund = file_refund(cast, order, at=T0 + 4 * DAY)
     assert browser_client(cast.seller).get(f"/seller/refunds/{refund.pk}/").status_code == 200
     assert browser_client(cast.stranger_seller).get(f"/seller/refunds/{refund.pk}/").status_code == 404
     response = browser_client(cast.stranger_seller).post(f"/seller/refunds/{refund.pk}/", {"action": "approve"})
