@@ -176,6 +176,17 @@ class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         self._as_buyer(refund)
         return self._render(services.refund_withdraw(refund=refund, actor=request.user))
 
+    @extend_schema(request=s.EscalateSerializer, responses={200: s.RefundSerializer})
+    @action(detail=True, methods=["post"], url_path="request-reason-change")
+    def request_reason_change(self, request, pk=None):
+        """R-F07: the seller asks the buyer to change an untrue out_of_stock / late_shipment reason."""
+        refund = self.get_object()
+        self._as_seller(refund)
+        data = self._input(s.EscalateSerializer)
+        return self._render(
+            services.refund_request_reason_change(refund=refund, actor=request.user, note=data["reason"])
+        )
+
     @extend_schema(request=s.ReplacementShipmentSerializer, responses={200: s.RefundSerializer})
     @action(detail=True, methods=["post"], url_path="replacement-shipment")
     def replacement_shipment(self, request, pk=None):

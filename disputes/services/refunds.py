@@ -49,6 +49,7 @@ __all__ = [
     "refund_reject_return",
     "refund_replacement_shipment",
     "refund_replacement_timeout",
+    "refund_request_reason_change",
     "refund_return_not_shipped_timeout",
     "refund_return_shipment",
     "refund_stage_of",
@@ -781,6 +782,36 @@ def refund_replacement_shipment(
         users=[refund.buyer],
         kind="refund.replacement_shipped",
         title=f"换货新商品已发出:{carrier} {tracking_number}",
+        subject=refund,
+    )
+    return refund
+
+
+@transaction.atomic
+def refund_request_reason_change(*, refund: Refund, actor, note: str = "") -> Refund:
+    """R-F07: the seller says the buyer's `out_of_stock` / `late_shipment` is untrue and asks for another
+    reason; the seller may ship instead (R-F01), and a buyer who then rejects delivery pays the freight."""
+    refund, _ = _lock(refund)
+    if refund.status != S.PENDING_SELLER:
+        raise InvalidTransition("refund", refund.status, "request a reason change on", allowed_from=[S.PENDING_SELLER])
+    if refund.reason not in ("out_of_stock", "late_shipment"):
+        raise DomainError(
+            "a reason change is asked only for out_of_stock or late_shipment (R-F07)",
+            code="reason_change_not_applicable",
+        )
+    event_record(
+        subject=refund,
+        action="refund.reason_change_requested",
+        actor=actor,
+        from_status=refund.status,
+        to_status=refund.status,
+        data={"reason": refund.reason, "note": note, "rule": "R-F07"},
+    )
+    notify(
+        users=[refund.buyer],
+        kind="refund.reason_change_requested",
+        title=f"卖家认为退款原因「{refund.reason}」与事实不符,请修改原因;卖家也可能直接发货",
+        body=note,
         subject=refund,
     )
     return refund

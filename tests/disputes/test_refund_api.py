@@ -347,3 +347,16 @@ def test_refund_filters_and_scoping(cast, api):
     assert api(cast.other_buyer).get(f"/api/v1/refunds/{mine.pk}/timeline/").status_code == 404
     assert api(cast.agent).get("/api/v1/refunds/?status=refunded").json()["count"] == 0
     assert api(cast.agent).get(f"/api/v1/refunds/?order={mine.order_id}").json()["count"] == 1
+
+
+def test_r_f07_the_seller_asks_for_a_true_reason_then_ships(cast, api):
+    order = make_order(cast, "not_shipped")
+    refund = file_refund(cast, order, at=T0 + 73 * HOUR, reason="late_shipment")
+    with time_machine.travel(T0 + 74 * HOUR, tick=False):
+        r = api(cast.seller).post(f"/api/v1/refunds/{refund.pk}/request-reason-change/", {"reason": "仓库有货,今天发"})
+        assert r.status_code == 200 and r.json()["status"] == "pending_seller"
+        assert api(cast.buyer).post(f"/api/v1/refunds/{refund.pk}/request-reason-change/", {}).status_code == 403
+    assert Notification.objects.filter(user=cast.buyer, kind="refund.reason_change_requested").exists()
+    other = file_refund(cast, make_order(cast, "received"), at=T0 + 3 * DAY, reason="damaged", amount="10.00")
+    r = _post(api(cast.seller), f"/api/v1/refunds/{other.pk}/request-reason-change/", {"reason": "x"})
+    assert r.status_code == 409 and r.json()["code"] == "reason_change_not_applicable"

@@ -18,15 +18,21 @@ pytestmark = pytest.mark.django_db
 
 def _claim(cast, *, type="malicious_review"):
     order = make_order(cast, "received", complete=True)
-    review = at(order.completed_at + HOUR, orders.review_record, order=order, actor=cast.integration, rating=1,
-                text="垃圾店铺,不退款就天天差评")
+    review = at(
+        order.completed_at + HOUR,
+        orders.review_record,
+        order=order,
+        actor=cast.integration,
+        rating=1,
+        text="垃圾店铺,不退款就天天差评",
+    )
     filed = order.completed_at + 2 * DAY
     claim = at(filed, services.complaint_file, actor=cast.seller, order=order, type=type, description="以差评要挟退款")
     return order, review, claim, filed
 
 
 def test_the_buyer_has_24h_to_answer_or_the_claim_is_upheld(cast):
-    order, review, claim, filed = _claim(cast)
+    _order, review, claim, filed = _claim(cast)
     assert claim.complainant == "seller" and claim.status == "awaiting_appeal"
     sweep(filed + 24 * HOUR - SECOND)
     claim.refresh_from_db()
@@ -45,12 +51,18 @@ def test_the_buyer_has_24h_to_answer_or_the_claim_is_upheld(cast):
 
 
 def test_upheld_after_arbitration_marks_the_buyers_record(cast):
-    order, review, claim, filed = _claim(cast, type="extortion")
+    _order, review, claim, filed = _claim(cast, type="extortion")
     at(filed + 24 * HOUR - SECOND, services.complaint_appeal, complaint=claim, actor=cast.buyer, statement="我没有勒索")
     at(filed + 25 * HOUR, services.complaint_rebut, complaint=claim, actor=cast.seller, statement="聊天记录为证")
     case = Case.objects.get(complaint=claim)
-    at(filed + 2 * DAY, services.case_rule, case=case, actor=cast.arbitrator, outcome="seller_wins",
-       responsibility="buyer")
+    at(
+        filed + 2 * DAY,
+        services.case_rule,
+        case=case,
+        actor=cast.arbitrator,
+        outcome="seller_wins",
+        responsibility="buyer",
+    )
     claim.refresh_from_db()
     review.refresh_from_db()
     assert claim.status == "upheld" and review.hidden_at is not None
@@ -60,7 +72,7 @@ def test_upheld_after_arbitration_marks_the_buyers_record(cast):
 
 
 def test_dismissed_nothing_happens_to_the_buyer(cast):
-    order, review, claim, filed = _claim(cast)
+    _order, review, claim, filed = _claim(cast)
     at(filed + HOUR, services.complaint_appeal, complaint=claim, actor=cast.buyer, statement="如实评价")
     at(filed + 2 * HOUR, services.complaint_rebut, complaint=claim, actor=cast.seller, statement="不是")
     case = Case.objects.get(complaint=claim)
@@ -80,8 +92,9 @@ def test_r_t22_counts_from_the_review_when_it_came_after_completion(cast):
     with pytest.raises(RuleViolation) as err:
         at(posted + 15 * DAY + SECOND, services.complaint_file, actor=cast.seller, order=order, type="malicious_review")
     assert err.value.code == "claim_window_closed"
-    claim = at(posted + 15 * DAY - SECOND, services.complaint_file, actor=cast.seller, order=order,
-               type="malicious_review")
+    claim = at(
+        posted + 15 * DAY - SECOND, services.complaint_file, actor=cast.seller, order=order, type="malicious_review"
+    )
     assert claim.status == Complaint.Status.AWAITING_APPEAL
 
 
