@@ -1,0 +1,112 @@
+"""The queue and the case page stay at a fixed number of queries with 500 cases present."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from disputes.models import Case, Deadline, Refund
+from orders.models import Order
+from tests.dashboard.conftest import refund_case
+
+pytestmark = pytest.mark.django_db
+
+N = 500
+
+
+@pytest.fixture
+def many_cases(cast):
+    """500 refund cases in arbitration, each with its R-T12 deadline and an R-T09 on its refund, written
+    in bulk (the services would take minutes): what the pages read, not how it got there."""
+    now = timezone.now()
+    orders = Order.objects.bulk_create(
+        Order(shop=cast.shop, buyer=cast.buyer, total_amount=Decimal("99.00"), status="completed", paid_at=now)
+        for _ in range(N)
+    )
+    refunds = Refund.objects.bulk_create(
+        Refund(
+            order=o,
+            shop=cast.shop,
+            buyer=cast.buyer,
+            created_by=cast.buyer,
+            kind="refund_only",
+            reason="quality_issue",
+            stage="received",
+            amount=Decimal("99.00"),
+            status="in_arbitration",
+        )
+        for o in orders
+    )
+    cases = Case.objects.bulk_create(
+        Case(
+            kind="refund",
+            refund=r,
+            order=r.order,
+            shop=cast.shop,
+            buyer=cast.buyer,
+            next_due_at=now + dt.timedelta(hours=i),
+            assignee=cast.agent if i % 3 == 0 else None,
+        )
+        for i, r in enumerate(refunds)
+    )
+    Deadline.objects.bulk_create(
+        [
+            Deadline(
+                subject_kind="case",
+                subject_id=c.pk,
+                rule="R-T12",
+                kind="r_t12_platform_sla",
+                started_at=now,
+                due_at=now + dt.timedelta(hours=i),
+                duration_amount=5,
+                duration_unit="working_days",
+            )
+            for i, c in enumerate(cases)
+        ]
+        + [
+            Deadline(
+                subject_kind="refund",
+                subject_id=r.pk,
+                rule="R-T09",
+                kind="r_t09_intervention_opens",
+                started_at=now,
+                due_at=now + dt.timedelta(days=15),
+                duration_amount=15,
+                duration_unit="days",
+            )
+            for r in refunds
+        ]
+    )
+    return cases
+
+
+def test_queue_query_count_is_bounded(cast, browser_client, many_cases, django_assert_max_num_queries):
+    client = browser_client(cast.agent)
+    client.get("/queue/")  # warm the session and caches
+    for url in ["/queue/", "/queue/?view=mine", "/queue/?view=unassigned&page=3", "/queue/?view=overdue"]:
+        with django_assert_max_num_queries(14):
+            response = client.get(url)
+        assert response.status_code == 200
+    body = client.get("/queue/").content.decode()
+    assert body.count('name="case" value=') == 50
+    assert "500 个案件" in body
+
+
+def test_arbitration_home_query_count_is_bounded(cast, browser_client, many_cases, django_assert_max_num_queries):
+    client = browser_client(cast.arbitrator)
+    client.get("/arbitration/")
+    with django_assert_max_num_queries(15):
+        assert client.get("/arbitration/").status_code == 200
+
+
+def test_case_page_query_count_is_bounded(cast, browser_client, many_cases, django_assert_max_num_queries):
+    case = refund_case(cast)
+    client = browser_client(cast.agent)
+    client.get(f"/cases/{case.pk}/")
+    with django_assert_max_num_queries(30):
+        response = client.get(f"/cases/{case.pk}/")
+    assert response.status_code == 200
+    # One of the bulk cases too: the count does not depend on the case.
+    with django_assert_max_num_queries(30):
+        assert client.get(f"/cases/{many_cases[250].pk}/").status_code == 200
