@@ -26,6 +26,7 @@ from core.models import Event, EventChain, Notification
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_window
+from penalties.services import _sanctions_for as penalty_sanctions  # R-P11's one definition
 from penalties.services import account_buyer, account_shop, compensation_for
 
 from .models import Deadline
@@ -113,14 +114,16 @@ def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str,
     return Notification.objects.bulk_create(rows, batch_size=1000)
 
 
-# --- R-P11: which shops would cross a sanction threshold -----------------------------------------
+# --- R-P11: where in a batch a shop crosses a sanction threshold -----------------------------------
 
 
-def shops_crossing_thresholds(*, points_by_shop: dict[int, int], point_class: str, at: dt.datetime) -> set[int]:
-    """Shops whose points after this batch reach a threshold of `point_class` that has no sanction
-    (not lifted) this year: their rows go through penalties.services one by one, which records the
-    sanction against the very penalty that crossed (R-P11). Two queries for the whole batch."""
-    shops = [shop_id for shop_id, points in points_by_shop.items() if points > 0]
+def sanction_cuts(*, points: Sequence[tuple[int, int]], point_class: str, at: dt.datetime) -> set[int]:
+    """The positions in a batch's penalties (`(shop_id, points)` each, in firing order) after which
+    penalties.services would impose an R-P11 sanction: where the shop's points of the year first
+    reach a threshold with no sanction (not lifted) yet. Two queries for the whole batch; the batch
+    writes its penalties up to each such position, then lets penalties.services record the sanction
+    against that very penalty, with the points it would have seen firing row by row."""
+    shops = sorted({shop_id for shop_id, p in points if p > 0})
     if not shops:
         return set()
     year = natural_year(at)
@@ -137,12 +140,17 @@ def shops_crossing_thresholds(*, points_by_shop: dict[int, int], point_class: st
         .values_list("shop_id", "threshold")
     )
     thresholds = [t for t, _, _ in rulebook.sanction_thresholds(point_class)]
-    crossing = set()
-    for shop_id in shops:
-        after = int(current.get(shop_id) or 0) + points_by_shop[shop_id]
-        if any(t <= after and (shop_id, t) not in imposed for t in thresholds):
-            crossing.add(shop_id)
-    return crossing
+    running = {shop_id: int(current.get(shop_id) or 0) for shop_id in shops}
+    cuts = set()
+    for i, (shop_id, p) in enumerate(points):
+        if p <= 0:  # as _sanctions_for: a penalty without points imposes nothing
+            continue
+        running[shop_id] += p
+        reached = [t for t in thresholds if t <= running[shop_id] and (shop_id, t) not in imposed]
+        if reached:
+            cuts.add(i)
+            imposed.update((shop_id, t) for t in reached)
+    return cuts
 
 
 # --- R-T01 -----------------------------------------------------------------------------------------
@@ -154,8 +162,8 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     the order's audit events, the notification), in about fifteen statements for the whole batch.
 
     The engine holds the orders' and the deadlines' locks. Shops are locked here, ascending, as
-    penalty_issue locks its shop (order, then shop); sanctions (R-P11) are checked once per shop per
-    batch; the rows of a shop that would cross a threshold go through the per-row action."""
+    penalty_issue locks its shop (order, then shop); sanctions (R-P11) are checked for all shops of
+    the batch at once (sanction_cuts) and imposed by penalties.services where a shop crosses."""
     now = timezone.now()
     outcomes: dict[int, str | None] = {}
     due = []
@@ -175,22 +183,6 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         .select_related("owner")
         .prefetch_related("staff")
     }
-    points_by_shop: dict[int, int] = defaultdict(int)
-    for _, order in due:
-        points_by_shop[order.shop_id] += R_P01.points_for(shops[order.shop_id].kind)
-    crossing = shops_crossing_thresholds(points_by_shop=points_by_shop, point_class=R_P01.point_class, at=now)
-    if crossing:
-        # R-P11: a shop crossing a threshold in this batch fires through the reference action, row by
-        # row, in this transaction (locks already held): the sanction names the very penalty that
-        # crossed, as it would without batching. Rare: a shop crosses each threshold once a year.
-        from orders.services import order_ship_timeout
-
-        for d, order in due:
-            if order.shop_id in crossing:
-                outcomes[d.pk] = order_ship_timeout(deadline=d, subject=order)
-        due = [(d, o) for d, o in due if o.shop_id not in crossing]
-        if not due:
-            return outcomes
     buyers = get_user_model().objects.in_bulk(sorted({o.buyer_id for _, o in due}))
 
     penalties = []
@@ -215,7 +207,17 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
             )
         )
     # A penalty per deadline is unique in the database: a second firing fails here, whole.
-    Penalty.objects.bulk_create(penalties, batch_size=1000)
+    # R-P11: written in segments ending where a shop reaches a threshold, so that penalties.services
+    # records each sanction against the very penalty that crossed, with the points it saw then.
+    cuts = sanction_cuts(points=[(p.shop_id, p.points) for p in penalties], point_class=R_P01.point_class, at=now)
+    start = 0
+    for end in [*sorted(cuts), len(penalties) - 1]:
+        if end < start:
+            continue
+        Penalty.objects.bulk_create(penalties[start : end + 1], batch_size=1000)
+        if end in cuts:
+            penalty_sanctions(shop=shops[penalties[end].shop_id], penalty=penalties[end])
+        start = end + 1
 
     # R-P13: compensation is a ledger movement of two entries that sum to zero.
     movements = [

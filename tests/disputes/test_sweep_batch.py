@@ -103,6 +103,22 @@ def _effects(deadlines: list[Deadline]) -> list[dict]:
                 for e in Event.objects.filter(subject_kind="penalty", subject_id=penalty.pk)
             ]
             assert chain.chain_verify(subject_kind="penalty", subject_id=penalty.pk) is None
+            row["sanctions"] = [
+                (
+                    x.threshold,
+                    x.kind,
+                    x.days,
+                    x.year,
+                    x.status,
+                    x.starts_at == penalty.issued_at,
+                    Deadline.objects.filter(subject_kind="sanction", subject_id=x.pk, status="pending").count(),
+                    [
+                        (e.action, sorted((k, v) for k, v in e.data.items() if k not in ("penalty", "ends_at")))
+                        for e in Event.objects.filter(subject_kind="sanction", subject_id=x.pk)
+                    ],
+                )
+                for x in Sanction.objects.filter(penalty=penalty)
+            ]
         row["order_events"] = [
             (e.action, e.actor_label, e.from_status, e.to_status, norm(e.data), e.seq)
             for e in Event.objects.filter(subject_kind="order", subject_id=order.pk)
@@ -123,11 +139,19 @@ def _effects(deadlines: list[Deadline]) -> list[dict]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ["marketplace", "mall"])
-def test_the_batch_leaves_exactly_the_rows_the_per_row_path_leaves(kind):
+@pytest.mark.parametrize(
+    "kind,amounts",
+    [
+        ("marketplace", AMOUNTS),
+        ("mall", AMOUNTS),
+        # R-P11: 9 × 3 points cross 12 at the 4th and 24 at the 8th.
+        ("marketplace", [Decimal("20.00")] * 9),
+    ],
+)
+def test_the_batch_leaves_exactly_the_rows_the_per_row_path_leaves(kind, amounts):
     buyers = [UserFactory(roles=["buyer"]) for _ in range(2)]
-    by_row = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0)
-    batched = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0)
+    by_row = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0, amounts=amounts)
+    batched = _orders_with_due_ship_deadlines(_shop(kind), buyers, due_at=T0, amounts=amounts)
     # A pre-existing event on one order: the batch continues its chain, as event_record would.
     for d in (by_row[1], batched[1]):
         event_record(subject=Order.objects.get(pk=d.subject_id), action="order.paid", data={"x": 1})

@@ -1,0 +1,151 @@
+"""Bench 4: requests per second and latency of POST refunds/ and GET cases/ under gunicorn, next to
+a bare DRF APIView served by the same gunicorn (bench/urls.py), with a small Python load generator
+on loopback (several processes of threads, one HTTP/1.1 connection each, a new one when gunicorn's
+sync worker closes it). The loader shares the 2 cores with the server: the ratios are the figure.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing as mp
+import os
+import subprocess
+import sys
+import threading
+import time
+
+PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
+
+
+def _load(args):
+    method, paths, body_for, token, seconds, threads = args
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def run(slot: int):
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        k = slot
+        local: list[float] = []
+        while time.perf_counter() < stop:
+            path = paths[k % len(paths)]
+            body = json.dumps(body_for[k % len(body_for)]) if body_for else None
+            k += threads
+            headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+            t0 = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status >= 400:
+                    with lock:
+                        errors[0] += 1
+                if resp.getheader("Connection", "").lower() == "close":
+                    conn.close()
+            except (ConnectionError, http.client.HTTPException, OSError):
+                conn.close()
+                with lock:
+                    errors[0] += 1
+                continue
+            local.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(local)
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return latencies, errors[0]
+
+
+def load(method: str, paths, *, token: str, bodies=None, seconds: float = 15, procs: int = 2, threads: int = 3):
+    """(requests/s, p50 ms, p95 ms, errors). Bodies are split between processes so none repeats."""
+    chunks = []
+    for p in range(procs):
+        chunk = bodies[p::procs] if bodies else None
+        chunks.append((method, paths, chunk, token, seconds, threads))
+    with mp.get_context("spawn").Pool(procs) as pool:
+        results = pool.map(_load, chunks)
+    lat = sorted(x for r in results for x in r[0])
+    errors = sum(r[1] for r in results)
+    if not lat:
+        return 0.0, 0.0, 0.0, errors
+    return len(lat) / seconds, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.95)] * 1000, errors
+
+
+def start_gunicorn(workers: int = 2) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "bench.wsgi:application",
+            "-w",
+            str(workers),
+            "-b",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+            "--keep-alive",
+            "5",
+        ],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings"},
+    )
+    for _ in range(100):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            c.request("GET", "/healthz/")
+            c.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def prepare(n_orders: int) -> dict:
+    """A buyer with a token and `n_orders` paid, unshipped orders (one refund each), and an agent's token."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.contrib.auth.models import Group, User
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from orders.models import Order, OrderItem, Shop
+
+    buyer, _ = User.objects.get_or_create(username="bench_api_buyer")
+    buyer.groups.add(Group.objects.get(name="buyer"))
+    agent, _ = User.objects.get_or_create(username="bench_api_agent")
+    agent.groups.add(Group.objects.get(name="agent"))
+    owner, _ = User.objects.get_or_create(username="bench_api_seller")
+    owner.groups.add(Group.objects.get(name="seller"))
+    shop = Shop.objects.filter(owner=owner).first() or Shop.objects.create(name="bench api shop", owner=owner)
+    paid_at = timezone.now() - dt.timedelta(hours=1)
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                shop=shop,
+                buyer=buyer,
+                status="paid",
+                total_amount=Decimal("99.00"),
+                paid_at=paid_at,
+                created_at=paid_at,
+                ship_by=paid_at + dt.timedelta(hours=72),
+            )
+            for _ in range(n_orders)
+        ],
+        batch_size=5000,
+    )
+    OrderItem.objects.bulk_create(
+        [OrderItem(order=o, title="bench", sku="SKU-1", quantity=1, unit_price=Decimal("99.00")) for o in orders],
+        batch_size=5000,
+    )
+    return {
+        "buyer_token": Token.objects.get_or_create(user=buyer)[0].key,
+        "agent_token": Token.objects.get_or_create(user=agent)[0].key,
+        "orders": [o.pk for o in orders],
+    }

@@ -1,0 +1,246 @@
+"""`make bench`: create the `disputes_bench` database, load it, run benches 1-6, print one line each.
+
+    .venv/bin/python -m bench.run            # full size (about 20-30 minutes on 2 cores)
+    .venv/bin/python -m bench.run --small    # a smoke run at 2 % size (a minute or two)
+    .venv/bin/python -m bench.run --only 1,5 # some benches (the data is loaded either way)
+
+Everything runs against 127.0.0.1 only: PostgreSQL (`BENCH_DATABASE_URL`, default
+postgres://postgres@127.0.0.1:5432/disputes_bench, dropped and created), Redis db 15 for the Celery
+reference, pgbench in its own database. Lines starting with `bench` are the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
+os.environ["DATABASE_URL"] = BENCH_DB
+os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+os.environ.setdefault("DEADLINE_SWEEP_INTERVAL_SECONDS", "5")  # bench 3's sweep interval (and lease = 2x)
+os.environ.setdefault("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15")
+for var in ("REDIS_URL",):  # the app itself does not need Redis here; the Celery reference has its own
+    os.environ.pop(var, None)
+
+
+def sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True)
+
+
+def setup_database() -> None:
+    name = BENCH_DB.rsplit("/", 1)[1]
+    base = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]
+    sh("dropdb", *base, "--if-exists", "--force", name)
+    sh("createdb", *base, name)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0", "--skip-checks"], check=True, env=env)
+
+
+def machine() -> str:
+    load = open("/proc/loadavg").read().split()[:3]
+    return f"{os.cpu_count()} cores, load {' '.join(load)}"
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--only", default="1,2,3,4,5,6")
+    parser.add_argument("--no-setup", action="store_true", help="reuse the loaded database")
+    args = parser.parse_args()
+    only = {int(x) for x in args.only.split(",")}
+    scale = 0.02 if args.small else 1.0
+    due_n = int(100_000 * scale)
+    celery_n = int(20_000 * scale)
+    future_small, future_big = int(10_000 * scale), int(1_000_000 * scale)
+
+    say(f"# bench: {BENCH_DB}, scale {scale}, {machine()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    if not args.no_setup:
+        setup_database()
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import generate, reference, sweep
+    from orders.models import Order
+
+    if not args.no_setup:
+        generate.generate_base(scale=scale)
+    o0 = Order.objects.order_by("id").values_list("id", flat=True).first()
+    due_slice = (o0, o0 + due_n)
+
+    def minimal_rate(workers: int, n: int, mode: str = "batch") -> float:
+        fired, seconds, _ = sweep.sweep(
+            rule="X-B01", kind="x_b01_bench_minimal", orders=(o0, o0 + n), workers=workers, rule_mode=mode
+        )
+        return fired / seconds
+
+    # --- bench 2: scale independence (10,000 future pending, then 1,000,000) ----------------------
+    if not args.no_setup:
+        generate.generate_future_deadlines(future_small)
+    rate_small = minimal_rate(2, int(20_000 * scale) or 400) if 2 in only else 0.0
+    if not args.no_setup:
+        seconds = generate.generate_future_deadlines(future_big - future_small)
+        say(f"bench load: {future_big:,} pending deadlines (COPY + ANALYZE) in {seconds:.1f} s")
+    if 2 in only:
+        rate_big = minimal_rate(2, int(20_000 * scale) or 400)
+        ratio = rate_big / rate_small if rate_small else 0
+        say(
+            f"bench 2 scale: sweep {int(20_000 * scale):,} due, 2 workers: {rate_small:,.0f}/s with {future_small:,} "
+            f"future pending, {rate_big:,.0f}/s with {future_big:,}: {ratio:.0%} (target >= 90%) "
+            f"{'MET' if ratio >= 0.9 else 'MISSED'}"
+        )
+
+    # --- bench 1: sweep throughput ----------------------------------------------------------------
+    best_minimal = 0.0
+    if 1 in only:
+        m1 = minimal_rate(1, due_n)
+        m2 = minimal_rate(2, due_n)
+        best_minimal = max(m1, m2)
+        pr = minimal_rate(2, due_n // 5, mode="per_row")
+        rt = {}
+        for w in (1, 2):
+            sweep.reset_orders(due_slice)
+            fired, seconds, _ = sweep.sweep(rule="R-T01", kind="r_t01_ship", orders=due_slice, workers=w)
+            rt[w] = fired / seconds
+        sweep.reset_orders(due_slice)
+        sweep.make_due(rule=reference.RULE, kind="x_ref", order_ids=due_slice)
+        ref = due_n / reference.run_sweeper(2, 500)
+        sweep.reset_orders(due_slice)
+        first = sweep.max_deadline_id() + 1
+        sweep.make_due(rule=reference.RULE, kind="x_ref", order_ids=(o0, o0 + celery_n))
+        with connection.cursor() as c:
+            c.execute("SELECT id FROM disputes_deadline WHERE id >= %s ORDER BY id", [first])
+            ids = [r[0] for r in c.fetchall()]
+        fired, span = reference.run_celery(ids)
+        celery = fired / span if span else 0.0
+        tps = reference.run_pgbench(clients=2, seconds=30 if not args.small else 5) or 0.0
+        best_rt = max(rt.values())
+        checks = [
+            ("minimal >= 25% of reference", best_minimal >= 0.25 * ref),
+            ("minimal >= 10x celery", best_minimal >= 10 * celery),
+            ("R-T01 >= 5x pgbench", best_rt >= 5 * tps),
+        ]
+        say(
+            f"bench 1 sweep {due_n:,} due: engine minimal 1w {m1:,.0f}/s 2w {m2:,.0f}/s "
+            f"(per-row path 2w {pr:,.0f}/s) | R-T01 full 1w {rt[1]:,.0f}/s 2w {rt[2]:,.0f}/s | "
+            f"reference sweeper 2p {ref:,.0f}/s | celery-per-task c2 {celery:,.0f}/s ({fired:,}) | "
+            f"pgbench c2 {tps:,.0f} tps | minimal/reference {best_minimal / ref:.0%}, "
+            f"minimal/celery {best_minimal / celery if celery else 0:.1f}x, R-T01/pgbench "
+            f"{best_rt / tps if tps else 0:.1f}x | "
+            + ", ".join(f"{name} {'MET' if ok else 'MISSED'}" for name, ok in checks)
+        )
+
+    # --- bench 3: lateness at 50 % of the maximum rate --------------------------------------------
+    if 3 in only:
+        if not best_minimal:
+            best_minimal = minimal_rate(2, due_n // 2)
+        interval = float(os.environ["DEADLINE_SWEEP_INTERVAL_SECONDS"])
+        seconds = 10 if args.small else 40
+        rate = best_minimal / 2
+        span = (o0, o0 + min(int(rate * seconds) + 1, int(1_000_000 * scale)))
+        res = sweep.lateness(rate=rate, seconds=seconds, workers=2, interval=interval, orders=span)
+        ok = res["p99"] <= interval + 2
+        say(
+            f"bench 3 lateness: {res['made']:,} made due at {rate:,.0f}/s for {seconds} s, "
+            f"sweep every {interval:.0f} s, 2 workers: fired {res['fired']:,}, "
+            f"fired_at - due_at p50 {res['p50']:.2f} s p99 {res['p99']:.2f} s "
+            f"max {res['max']:.2f} s (target p99 <= {interval + 2:.0f} s) {'MET' if ok else 'MISSED'}"
+        )
+
+    # --- bench 4: API ---------------------------------------------------------------------------------
+    if 4 in only:
+        from bench import api
+
+        seconds = 5 if args.small else 15
+        prep = api.prepare(20_000 if not args.small else 2_000)
+        server = api.start_gunicorn(2)
+        try:
+            bare = api.load("GET", ["/bench/bare/"], token=prep["agent_token"], seconds=seconds)
+            cases = api.load("GET", ["/api/v1/cases/"], token=prep["agent_token"], seconds=seconds)
+            bodies = [
+                {"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"}
+                for o in prep["orders"]
+            ]
+            post = api.load("POST", ["/api/v1/refunds/"], token=prep["buyer_token"], bodies=bodies, seconds=seconds)
+        finally:
+            server.terminate()
+            server.wait(30)
+
+        def fmt(name, r):
+            return f"{name} {r[0]:,.0f} rps p50 {r[1]:.1f} ms p95 {r[2]:.1f} ms{f' ({r[3]} errors)' if r[3] else ''}"
+
+        verdicts = []
+        for name, r in (("POST refunds/", post), ("GET cases/", cases)):
+            ok = r[0] >= 0.5 * bare[0] and r[2] <= 3 * bare[2]
+            verdicts.append(
+                f"{name} {r[0] / bare[0]:.0%} of bare, p95 {r[2] / bare[2]:.1f}x {'MET' if ok else 'MISSED'}"
+            )
+        say(
+            f"bench 4 api (gunicorn 2 sync workers, python loader 2x3): {fmt('bare', bare)} | "
+            f"{fmt('POST refunds/', post)} | {fmt('GET cases/', cases)} | " + "; ".join(verdicts)
+        )
+
+    # --- bench 5: queues at size ---------------------------------------------------------------------
+    if 5 in only:
+        from bench import queues
+        from disputes.models import Case
+
+        n_cases = Case.objects.count()
+        client = queues.agent_client()
+        queues.measure(client, queues.QUEUE_VIEWS, rounds=1)  # warm
+        res = queues.measure(client, queues.QUEUE_VIEWS, rounds=5 if args.small else 10)
+        ok = res["p95"] <= 100 and len(res["queries"]) == 1
+        say(
+            f"bench 5 queues: GET cases/ ({len(queues.QUEUE_VIEWS)} views x rounds, {n_cases:,} cases): server time "
+            f"p50 {res['p50']:.1f} ms p95 {res['p95']:.1f} ms, queries per request {res['queries']} "
+            f"status {res['status']} (target p95 <= 100 ms, constant) {'MET' if ok else 'MISSED'}"
+        )
+        path = queues.dashboard_path(client)
+        if path is None:
+            say("bench 5 dashboard: SKIPPED, no dashboard queue page yet (/dashboard/ and / answer no HTML page)")
+        else:
+            res = queues.measure(client, [path], rounds=10)
+            ok = res["p95"] <= 100 and len(res["queries"]) == 1
+            say(
+                f"bench 5 dashboard {path}: p50 {res['p50']:.1f} ms p95 {res['p95']:.1f} ms, queries {res['queries']} "
+                f"{'MET' if ok else 'MISSED'}"
+            )
+
+    # --- bench 6: memory across a 1,000,000-deadline sweep -----------------------------------------
+    if 6 in only:
+        n = int(1_000_000 * scale)
+        sweep.reset_orders((o0, o0 + n))
+        fired, seconds, samples = sweep.sweep(
+            rule="X-B01", kind="x_b01_bench_minimal", orders=(o0, o0 + n), workers=2, sample_rss=True
+        )
+        parts = []
+        worst = 0.0
+        for rss in samples.values():
+            steady = rss[len(rss) // 10 :] or rss  # after the first tenth: imports and first batches done
+            if not steady:
+                continue
+            ref_rss = steady[0]
+            dev = max(abs(x - ref_rss) for x in steady) / ref_rss
+            worst = max(worst, dev)
+            parts.append(
+                f"{ref_rss / 1024:.0f}->{steady[-1] / 1024:.0f} MiB "
+                f"(min {min(steady) / 1024:.0f}, max {max(steady) / 1024:.0f})"
+            )
+        say(
+            f"bench 6 memory: {fired:,} fired in {seconds:.0f} s ({fired / seconds:,.0f}/s), 2 workers RSS "
+            + "; ".join(parts)
+            + f": max deviation {worst:.1%} (target <= 10%) {'MET' if worst <= 0.10 else 'MISSED'}"
+        )
+    say(f"# done, {machine()}")
+
+
+if __name__ == "__main__":
+    main()

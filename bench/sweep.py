@@ -1,0 +1,200 @@
+"""Benches 1, 2, 3 and 6: the engine sweeping due deadlines with N worker processes.
+
+Each worker is a fresh process (spawned, Django set up, connected) that waits for the start signal
+and then runs `disputes.engine.enforce_deadlines` until nothing is due, as a Celery worker's sweep
+task does. The rate is the due rows divided by the wall time from the signal to the last worker's
+end. RSS of every worker is sampled every 0.5 s for bench 6.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import os
+import time
+
+from django.db import connection
+
+BATCH = 500
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _worker(ready, go, rule_mode: str, batch: int, loop_until: float | None, interval: float) -> None:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+    django.setup()
+    from bench import minimal
+    from disputes import engine
+
+    if rule_mode == "per_row":
+        minimal.register_per_row_only()
+    else:
+        minimal.register()
+    if rule_mode == "rt01_per_row":
+        from core import rulebook
+
+        t = rulebook.TIMERS["R-T01"]
+        rulebook.TIMERS["R-T01"] = rulebook.Timer(**{**t.__dict__, "batch_action": None})
+    connection.ensure_connection()
+    ready.set()
+    go.wait()
+    if loop_until is None:
+        engine.enforce_deadlines(batch_size=batch)
+        return
+    # Steady state (bench 3): one sweep per interval, as the beat schedules them.
+    while time.time() < loop_until:
+        tick = time.time()
+        engine.enforce_deadlines(batch_size=batch, time_budget=interval * 0.9)
+        time.sleep(max(0.0, interval - (time.time() - tick)))
+
+
+def run_workers(
+    n: int, *, rule_mode: str = "batch", batch: int = BATCH, loop_until=None, interval: float = 5.0, sample_rss=False
+):
+    """Start `n` workers, release them together, wait. Returns (seconds, rss samples per worker)."""
+    ctx = mp.get_context("spawn")
+    go = ctx.Event()
+    readies = [ctx.Event() for _ in range(n)]
+    procs = [
+        ctx.Process(target=_worker, args=(readies[i], go, rule_mode, batch, loop_until, interval)) for i in range(n)
+    ]
+    for p in procs:
+        p.start()
+    for r in readies:
+        r.wait(120)
+    samples: dict[int, list[int]] = {p.pid: [] for p in procs}  # type: ignore[misc]
+    started = time.perf_counter()
+    go.set()
+    while any(p.is_alive() for p in procs):
+        if sample_rss:
+            for p in procs:
+                try:
+                    samples[p.pid].append(_rss_kib(p.pid))  # type: ignore[index]
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+        time.sleep(0.5 if sample_rss else 0.05)
+    seconds = time.perf_counter() - started
+    for p in procs:
+        p.join()
+    return seconds, samples
+
+
+def make_due(*, rule: str, kind: str, order_ids: tuple[int, int], due_at: dt.datetime | None = None) -> int:
+    """Pending deadlines of `rule` on orders [a, b), due at `due_at` (default: a second ago)."""
+    from django.utils import timezone
+
+    from disputes.models import Deadline
+
+    due_at = due_at or timezone.now() - dt.timedelta(seconds=1)
+    with connection.cursor() as c:
+        c.execute(
+            f"""INSERT INTO {Deadline._meta.db_table}
+            (subject_kind, subject_id, rule, kind, status, started_at, due_at, duration_amount, duration_unit,
+             note, created_at, attempts, last_error, fired_by, outcome, cancel_reason)
+            SELECT 'order', o, %s, %s, 'pending', %s, %s, 72, 'hours', '', now(), 0, '', '', '', ''
+            FROM generate_series(%s, %s - 1) AS o""",
+            [rule, kind, due_at - dt.timedelta(hours=72), due_at, order_ids[0], order_ids[1]],
+        )
+        n = c.rowcount
+        c.execute(f"ANALYZE {Deadline._meta.db_table}")
+    return n
+
+
+def reset_orders(order_ids: tuple[int, int]) -> None:
+    with connection.cursor() as c:
+        c.execute("UPDATE orders_order SET status = 'paid' WHERE id >= %s AND id < %s", list(order_ids))
+
+
+def pending_due_count(rule: str) -> int:
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT count(*) FROM disputes_deadline WHERE rule = %s AND status = 'pending' AND due_at <= now()", [rule]
+        )
+        return c.fetchone()[0]
+
+
+def fired_count(rule: str, since_id: int) -> int:
+    with connection.cursor() as c:
+        c.execute(
+            "SELECT count(*) FROM disputes_deadline WHERE rule = %s AND id >= %s AND status = 'fired'", [rule, since_id]
+        )
+        return c.fetchone()[0]
+
+
+def max_deadline_id() -> int:
+    with connection.cursor() as c:
+        c.execute("SELECT COALESCE(max(id), 0) FROM disputes_deadline")
+        return c.fetchone()[0]
+
+
+def sweep(*, rule: str, kind: str, orders: tuple[int, int], workers: int, rule_mode: str = "batch", sample_rss=False):
+    """Make `orders` due under `rule`, sweep with `workers` processes: (fired, seconds, rss samples)."""
+    if rule == "X-B01":
+        reset_orders(orders)
+    first = max_deadline_id() + 1
+    n = make_due(rule=rule, kind=kind, order_ids=orders)
+    seconds, samples = run_workers(workers, rule_mode=rule_mode, sample_rss=sample_rss)
+    fired = fired_count(rule, first)
+    left = pending_due_count(rule)
+    if fired != n or left:
+        print(f"  !! {rule}: {fired} of {n} fired, {left} still due", flush=True)
+    return fired, seconds, samples
+
+
+def lateness(*, rate: float, seconds: float, workers: int, interval: float, orders: tuple[int, int]) -> dict:
+    """Bench 3: a feeder makes `rate` deadlines per second fall due (X-B01) for `seconds` while the
+    workers sweep once per `interval`; returns p50/p99/max of fired_at - due_at."""
+    from django.utils import timezone
+
+    reset_orders(orders)
+    first = max_deadline_id() + 1
+    until = time.time() + seconds + interval * 2
+    ctx = mp.get_context("spawn")
+    go = ctx.Event()
+    readies = [ctx.Event() for _ in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(readies[i], go, "batch", BATCH, until, interval)) for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    for r in readies:
+        r.wait(120)
+    go.set()
+    next_order = orders[0]
+    started = time.time()
+    step = 0.2
+    made = 0
+    while time.time() - started < seconds and next_order < orders[1]:
+        tick = time.time()
+        want = int(rate * (tick - started + step)) - made
+        if want > 0:
+            n = make_due(
+                rule="X-B01",
+                kind="x_b01_bench_minimal",
+                order_ids=(next_order, min(next_order + want, orders[1])),
+                due_at=timezone.now(),
+            )
+            next_order += n
+            made += n
+        time.sleep(max(0.0, step - (time.time() - tick)))
+    for p in procs:
+        p.join()
+    with connection.cursor() as c:
+        c.execute(
+            """SELECT count(*) FILTER (WHERE status = 'fired'), count(*),
+                      percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM fired_at - due_at)),
+                      percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM fired_at - due_at)),
+                      max(extract(epoch FROM fired_at - due_at))
+               FROM disputes_deadline WHERE rule = 'X-B01' AND id >= %s""",
+            [first],
+        )
+        fired, total, p50, p99, worst = c.fetchone()
+    return {"made": total, "fired": fired, "p50": p50 or 0.0, "p99": p99 or 0.0, "max": worst or 0.0}
