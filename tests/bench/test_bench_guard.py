@@ -1,0 +1,112 @@
+"""Regression guard for the benches of issue #9 (small versions of bench 1 and bench 5): the query
+count per fired deadline and per queue page must not grow. The full benches: `make bench`."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from bench import generate
+from core import rulebook
+from disputes import engine
+from disputes.models import Case, Deadline
+from orders.models import Order
+from penalties.models import Penalty
+from tests.factories import ShopFactory, UserFactory
+
+# Bench 1, batch path: about 26 statements per batch of 500 R-T01 firings (claim, locks, one insert per
+# table, the chain heads, the mark, savepoints): 103 for 2,000 measured. Per-row path: 21.6 per firing.
+BATCH_QUERIES_PER_DEADLINE = 0.06
+PER_ROW_QUERIES_PER_DEADLINE = 22
+# Bench 5: GET cases/ is a fixed number of queries whatever the page and its size: the count, the page,
+# the page's deadlines (plus the authentication's own, not counted here: the user is forced).
+CASE_LIST_QUERIES = 3
+
+
+def _late_orders(n: int, shops: int) -> list[int]:
+    """`n` paid orders whose R-T01 clock ran out, spread over `shops` shops (half mall), 2 per shop
+    at most so that no shop crosses an R-P11 threshold (bench 1 measures the common case)."""
+    due_at = timezone.now() - dt.timedelta(minutes=1)
+    paid_at = due_at - dt.timedelta(hours=72)
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(20)]
+    made = [ShopFactory(kind="mall" if i % 2 else "marketplace") for i in range(shops)]
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                shop=made[i % shops],
+                buyer=buyers[i % len(buyers)],
+                status="paid",
+                total_amount=Decimal("88.00"),
+                paid_at=paid_at,
+                ship_by=due_at,
+            )
+            for i in range(n)
+        ]
+    )
+    return [
+        d.pk
+        for d in Deadline.objects.bulk_create(
+            [
+                Deadline(
+                    subject_kind="order",
+                    subject_id=o.pk,
+                    rule="R-T01",
+                    kind="r_t01_ship",
+                    started_at=paid_at,
+                    due_at=due_at,
+                    duration_amount=72,
+                    duration_unit="hours",
+                )
+                for o in orders
+            ]
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_bench1_small_batch_sweep_stays_within_its_query_budget_per_fired_deadline():
+    ids = _late_orders(2000, shops=1000)
+    with CaptureQueriesContext(connection) as ctx:
+        fired = engine.enforce_deadlines(batch_size=500)
+    assert fired == 2000
+    assert Penalty.objects.filter(deadline_id__in=ids).count() == 2000
+    per_deadline = len(ctx.captured_queries) / fired
+    assert per_deadline <= BATCH_QUERIES_PER_DEADLINE, f"{len(ctx.captured_queries)} queries for {fired} firings"
+
+
+@pytest.mark.django_db
+def test_bench1_small_per_row_path_stays_within_its_query_budget_per_fired_deadline(monkeypatch):
+    timer = rulebook.TIMERS["R-T01"]
+    monkeypatch.setitem(rulebook.TIMERS, "R-T01", rulebook.Timer(**{**timer.__dict__, "batch_action": None}))
+    _late_orders(100, shops=50)
+    with CaptureQueriesContext(connection) as ctx:
+        fired = engine.enforce_deadlines(batch_size=500)
+    assert fired == 100
+    per_deadline = len(ctx.captured_queries) / fired
+    assert per_deadline <= PER_ROW_QUERIES_PER_DEADLINE, f"{len(ctx.captured_queries)} queries for {fired} firings"
+
+
+@pytest.mark.django_db
+def test_bench5_small_case_queue_has_a_constant_query_count(api):
+    generate.generate_base(scale=0.002)  # the bench's own generator (COPY): 2,000 cases
+    assert Case.objects.count() == 2000
+    agent = UserFactory(roles=["agent"])
+    client = api(agent)
+    assert client.get("/api/v1/cases/").status_code == 200  # warm: the agent's roles are read once
+    counts = {}
+    for path in [
+        "/api/v1/cases/",
+        "/api/v1/cases/?page_size=200",
+        "/api/v1/cases/?page=7",
+        "/api/v1/cases/?status=open&page_size=100",
+        "/api/v1/cases/?overdue=false",
+        "/api/v1/cases/?assignee=none",
+    ]:
+        with CaptureQueriesContext(connection) as ctx:
+            resp = client.get(path)
+        assert resp.status_code == 200, path
+        counts[path] = len(ctx.captured_queries)
+    assert set(counts.values()) == {CASE_LIST_QUERIES}, counts
