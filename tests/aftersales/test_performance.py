@@ -230,6 +230,10 @@ def test_csv_export_for_supervisors(world, api):
         {"since": "0001-01-01"},
         {"team": "abc"},
         {"team": "999999"},
+        {"team": "99999999999999999999999"},
+        {"since": "2026-03-01T25:00:00+08:00"},
+        {"since": "2026-03-01\x00"},
+        {"until": "２０２６-03-01"},
     ],
 )
 def test_bad_queries_are_400_json_even_when_csv_was_asked(world, api, params):
