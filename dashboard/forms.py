@@ -16,7 +16,19 @@ RESPONSIBILITY_CHOICES = [
 ]
 
 
-class EvidenceRequestForm(forms.Form):
+class _Form(forms.Form):
+    """Forms that share a page get ids of their own (`<prefix>_<field>`), so every label points at its
+    own control."""
+
+    id_prefix = "f"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class EvidenceRequestForm(_Form):
+    id_prefix = "request"
     party = forms.ChoiceField(label=_("向谁要求举证"), choices=PARTY_CHOICES)
     hours = forms.IntegerField(
         label=_("举证时限(小时,R-T13)"),
@@ -31,13 +43,15 @@ class EvidenceRequestForm(forms.Form):
     )
 
 
-class NoteForm(forms.Form):
+class NoteForm(_Form):
+    id_prefix = "note"
     body = forms.CharField(
         label=_("内部备注(买卖双方不可见)"), widget=forms.Textarea(attrs={"rows": 3, "data-reply-target": "1"})
     )
 
 
-class RulingForm(forms.Form):
+class RulingForm(_Form):
+    id_prefix = "ruling"
     outcome = forms.ChoiceField(label=_("裁决结果"), choices=OUTCOME_CHOICES)
     responsibility = forms.ChoiceField(label=_("责任方"), choices=RESPONSIBILITY_CHOICES)
     refund_amount = forms.DecimalField(

@@ -223,6 +223,7 @@ def overview(*, days: int = 30, now: dt.datetime | None = None) -> dict:
         for opened_at, ruled in Case.objects.filter(
             status=Case.Status.RULED, ruled_at__gte=since, ruled_at__isnull=False
         ).values_list("opened_at", "ruled_at")
+        if ruled is not None
     ]
     median_hours = round(statistics.median(spans), 1) if spans else None
     return {

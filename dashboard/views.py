@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -75,7 +75,7 @@ class LoginView(auth_views.LoginView):
         return reverse("dashboard:home")
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HttpRequest) -> HttpResponseBase:
     """`/`: the sign-in form, or the signed-in user's role home (CONTRACT.md "Browser")."""
     if not request.user.is_authenticated:
         return LoginView.as_view()(request)
@@ -262,7 +262,7 @@ def case_request_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     form = EvidenceRequestForm(request.POST)
     if not form.is_valid():
         messages.error(
-            request, _("请检查举证要求:%(e)s") % {"e": "; ".join(m for ms in form.errors.values() for m in ms)}
+            request, _("请检查举证要求:%(e)s") % {"e": "; ".join(str(m) for ms in form.errors.values() for m in ms)}
         )
         return redirect("dashboard:case", pk=case.pk)
     ok, _result = _attempt(request, services.case_request_evidence, case=case, actor=request.user, **form.cleaned_data)
@@ -407,7 +407,7 @@ def _seller_page_context(subject) -> dict[str, Any]:
     }
 
 
-REFUND_ACTIONS = {
+REFUND_ACTIONS: dict[str, Callable[..., Any]] = {
     "approve": services.refund_approve,
     "refuse": services.refund_refuse,
     "confirm_return": services.refund_confirm_return,

@@ -8,6 +8,7 @@ export DJANGO_SETTINGS_MODULE=config.settings.test
 
 scripts/bootstrap.sh requirements-dev.txt
 scripts/services.sh
+scripts/browser.sh
 py=.venv/bin/python
 
 echo "== ruff"; $py -m ruff check .; $py -m ruff format --check .

@@ -35,3 +35,7 @@ def refund_case(cast, *, when=T0 + 5 * dt.timedelta(days=1), amount="200.00", re
 def now_travel():
     """Freeze time at a moment (ticking off) for the block."""
     return lambda when: time_machine.travel(when, tick=False)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: end-to-end browser tests (Playwright + Debian chromium); run by default")

@@ -8,13 +8,12 @@ import pytest
 import time_machine
 from PIL import Image
 
-from disputes.models import Case, CaseNote, EvidenceRequest, Refund
-from disputes import services
-from evidence.models import Evidence
 from dashboard.deadlines import deadline_view
 from dashboard.models import CannedReply
 from dashboard.preview import ruling_preview
-from disputes.models import Deadline
+from disputes import services
+from disputes.models import Case, CaseNote, Deadline, EvidenceRequest, Refund
+from evidence.models import Evidence
 from tests.dashboard.conftest import refund_case
 from tests.disputes.helpers import DAY, HOUR, SECOND, T0, file_refund, make_order
 
@@ -132,7 +131,9 @@ def test_evidence_review_from_the_gallery(cast, browser_client):
     body = client.get(f"/cases/{case.pk}/").content.decode()
     assert f"/api/v1/evidence/{item.pk}/thumbnail/" in body
     assert client.get(f"/api/v1/evidence/{item.pk}/thumbnail/").status_code == 200
-    client.post(f"/evidence/{item.pk}/review/", {"verdict": "accepted", "note": "照片清晰", "next": f"/cases/{case.pk}/"})
+    client.post(
+        f"/evidence/{item.pk}/review/", {"verdict": "accepted", "note": "照片清晰", "next": f"/cases/{case.pk}/"}
+    )
     item.refresh_from_db()
     assert item.verdict == Evidence.Verdict.ACCEPTED and item.reviewed_by == cast.agent
     # A party cannot review.
@@ -164,7 +165,9 @@ def test_seller_refusal_needs_a_reason_and_a_bad_upload_is_refused(cast, browser
     order = make_order(cast, "received", complete=True)
     refund = file_refund(cast, order, at=T0 + 4 * DAY)
     client = browser_client(cast.seller)
-    assert "请填写理由" in client.post(f"/seller/refunds/{refund.pk}/", {"action": "refuse"}, follow=True).content.decode()
+    assert (
+        "请填写理由" in client.post(f"/seller/refunds/{refund.pk}/", {"action": "refuse"}, follow=True).content.decode()
+    )
     bad = io.BytesIO(b"<html><script>alert(1)</script></html>")
     bad.name = "x.html"
     response = client.post(
@@ -195,7 +198,9 @@ def test_ruling_preview_writes_nothing_then_confirm_rules(cast, browser_client):
 def test_preview_of_an_upheld_late_shipment_complaint_names_points_and_compensation(cast):
     order = make_order(cast, "received", amount="300.00")
     with time_machine.travel(T0 + 3 * DAY, tick=False):
-        complaint = services.complaint_file(actor=cast.buyer, order=order, type="breach_of_promise", promise_kind="invoice")
+        complaint = services.complaint_file(
+            actor=cast.buyer, order=order, type="breach_of_promise", promise_kind="invoice"
+        )
         services.complaint_appeal(complaint=complaint, actor=cast.seller, statement="已开票")
         services.complaint_rebut(complaint=complaint, actor=cast.buyer, statement="没有")
     case = Case.objects.get(complaint=complaint)
@@ -208,7 +213,9 @@ def test_preview_of_an_upheld_late_shipment_complaint_names_points_and_compensat
         case=case, outcome="seller_wins", responsibility="buyer", refund_amount=None, advance_payment=False
     )
     assert dismissed.penalties == [] and any("不处罚" in o for o in dismissed.other)
-    bad = ruling_preview(case=case, outcome="buyer_wins", responsibility="seller", refund_amount=None, advance_payment=True)
+    bad = ruling_preview(
+        case=case, outcome="buyer_wins", responsibility="seller", refund_amount=None, advance_payment=True
+    )
     assert not bad.ok
 
 
@@ -242,4 +249,3 @@ def test_seller_record_shows_points_sanctions_and_metrics(cast, browser_client):
     assert cast.shop.name in body and "纠纷退款率" in body
     assert cast.stranger_shop.name not in body
     assert browser_client(cast.seller).get(f"/shops/{cast.stranger_shop.pk}/record/").status_code == 404
-
