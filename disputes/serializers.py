@@ -159,7 +159,8 @@ class RefundCreateSerializer(serializers.Serializer):
 
     def __init__(self, *args, orders=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["order"].queryset = orders  # type: ignore[attr-defined]
+        if orders is not None:  # the schema generator instantiates it without: keep the typed none()
+            self.fields["order"].queryset = orders  # type: ignore[attr-defined]
 
 
 class RefundApproveSerializer(serializers.Serializer):
@@ -331,7 +332,8 @@ class ComplaintCreateSerializer(serializers.Serializer):
 
     def __init__(self, *args, orders=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["order"].queryset = orders  # type: ignore[attr-defined]
+        if orders is not None:  # the schema generator instantiates it without: keep the typed none()
+            self.fields["order"].queryset = orders  # type: ignore[attr-defined]
 
 
 class StatementSerializer(serializers.Serializer):

@@ -11,3 +11,9 @@ REST_FRAMEWORK = {**REST_FRAMEWORK}
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
     _options = DATABASES["default"].setdefault("OPTIONS", {})  # noqa: F405
     _options["options"] = (_options.get("options", "") + " -c core.allow_event_truncate=on").strip()
+
+# Suites write far faster than people: the abuse limits (issue #8) are tested with their own rates.
+THROTTLE_RATES = {"write": "100000/min", "auth": "100000/min"}
+# xdist workers and parallel runs share one Redis: a key prefix per process keeps counts apart.
+for _cache in CACHES.values():  # noqa: F405
+    _cache["KEY_PREFIX"] = f"test-{__import__('os').getpid()}"

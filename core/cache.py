@@ -1,0 +1,88 @@
+"""A Redis cache that degrades instead of failing (issue #8: Redis down, the API still writes).
+
+Django's RedisCache raises on a connection error, and the throttles and the login lockout read the
+cache on every request. This backend answers from a per-process memory cache while Redis is
+unreachable, and tries Redis again `RETRY_SECONDS` after the last failure: limits still hold per
+process (never wide open, never everyone locked out), and no request waits on a dead server longer
+than the socket timeouts. Nothing the product needs to keep lives in the cache: deadlines are rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+
+class FailOpenRedisCache(RedisCache):
+    """RedisCache whose every call falls back to a local memory cache while Redis is down."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        params = dict(params)
+        options = dict(params.get("OPTIONS") or {})
+        self.retry_seconds = float(options.pop("RETRY_SECONDS", 5))
+        options.setdefault("socket_connect_timeout", 0.5)
+        options.setdefault("socket_timeout", 0.5)
+        params["OPTIONS"] = options
+        super().__init__(server, params)
+        self._fallback = LocMemCache(f"fail-open-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def redis_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if not self.redis_down:
+            try:
+                return getattr(super(), name)(*args, **kwargs)
+            except RedisError as exc:  # connection refused, timeout, OOM …
+                with self._lock:
+                    if not self.redis_down:
+                        logger.warning(
+                            "cache: Redis unavailable (%s), using process memory for %ss", exc, self.retry_seconds
+                        )
+                    self._down_until = time.monotonic() + self.retry_seconds
+        return getattr(self._fallback, name)(*args, **kwargs)
+
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("add", key, value, timeout, version)
+
+    def get(self, key, default=None, version=None):
+        return self._call("get", key, default, version)
+
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("set", key, value, timeout, version)
+
+    def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("touch", key, timeout, version)
+
+    def delete(self, key, version=None):
+        return self._call("delete", key, version)
+
+    def get_many(self, keys, version=None):
+        return self._call("get_many", keys, version)
+
+    def has_key(self, key, version=None):
+        return self._call("has_key", key, version)
+
+    def incr(self, key, delta=1, version=None):
+        return self._call("incr", key, delta, version)
+
+    def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
+        return self._call("set_many", data, timeout, version)
+
+    def delete_many(self, keys, version=None):
+        return self._call("delete_many", keys, version)
+
+    def clear(self):
+        return self._call("clear")
