@@ -41,3 +41,9 @@ def role_flags(context):
         "buyer": has_role(user, Role.BUYER),
         "supervisor": is_supervisor(user),
     }
+
+
+@register.filter
+def pending_only(deadlines):
+    """The deadlines still running (or paused), for the lists that show what is due next."""
+    return [d for d in deadlines or [] if d.status == "pending"]

@@ -19,7 +19,7 @@ from evidence.models import Evidence
 from tests.dashboard.conftest import refund_case
 from tests.disputes.helpers import file_refund, make_order
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 OUT = Path(settings.BASE_DIR) / "test-output" / "e2e"
