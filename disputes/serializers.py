@@ -206,7 +206,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
 
 class CaseSerializer(serializers.ModelSerializer):
     shop_name = serializers.CharField(source="shop.name", read_only=True)
-    assignee_name = serializers.CharField(source="assignee.username", read_only=True, default=None)
+    assignee_name = serializers.CharField(source="assignee.username", read_only=True, default=None, allow_null=True)
     deadlines = serializers.SerializerMethodField()
 
     class Meta:
@@ -263,6 +263,8 @@ class ComplaintSerializer(serializers.ModelSerializer):
     deadlines = serializers.SerializerMethodField()
     case = serializers.SerializerMethodField()
     shop_name = serializers.CharField(source="shop.name", read_only=True)
+    # Read-only model fields lose allow_blank in DRF; the schema must still admit "" (no severity).
+    severity = serializers.ChoiceField(choices=Complaint.Severity.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Complaint

@@ -24,6 +24,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
     submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
     reviewed_by = serializers.CharField(source="reviewed_by.username", read_only=True, allow_null=True, default=None)
     has_thumbnail = serializers.SerializerMethodField()
+    # Read-only model fields lose allow_blank in DRF; the schema must still admit "" (side not known).
+    side = serializers.ChoiceField(choices=Evidence.Side.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Evidence

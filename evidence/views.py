@@ -131,7 +131,8 @@ class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             response["X-Evidence-SHA256"] = sha256
         return response
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: None})
+    # The file's own type (image/png, application/pdf …), whatever was submitted.
+    @extend_schema(responses={(200, "*/*"): OpenApiTypes.BINARY, 404: None})
     @action(detail=True, methods=["get"], renderer_classes=FILE_RENDERERS)
     def download(self, request, pk=None):
         """The file exactly as submitted, as an attachment (parties of its dispute, agents, arbitrators)."""
