@@ -35,6 +35,7 @@ class FailOpenRedisCache(RedisCache):
         super().__init__(server, params)
         self._fallback = LocMemCache(f"fail-open-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._down_until = 0.0
+        self.failures = 0  # how many calls Redis failed (for health checks and tests)
         self._lock = threading.Lock()
 
     @property
@@ -47,6 +48,7 @@ class FailOpenRedisCache(RedisCache):
                 return getattr(super(), name)(*args, **kwargs)
             except RedisError as exc:  # connection refused, timeout, OOM …
                 with self._lock:
+                    self.failures += 1
                     if not self.redis_down:
                         logger.warning(
                             "cache: Redis unavailable (%s), using process memory for %ss", exc, self.retry_seconds
