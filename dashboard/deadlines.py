@@ -125,3 +125,17 @@ def attach_next_deadline(objects: Sequence[models.Model]) -> None:
     deadlines_attach(list(objects))
     for obj in objects:
         obj.next_deadline = nearest(getattr(obj, "_deadlines", []))  # type: ignore[attr-defined]
+
+
+def suspension_of(case: Case) -> dict | None:
+    """R-T19 on the case page: since when the case is suspended, how many clocks are paused, and when the
+    suspension period ends (the clocks then resume by themselves). None when the case runs."""
+    if case.suspended_at is None:
+        return None
+    rows = pending(getattr(case, "_all_deadlines", []))
+    period = next((d for d in rows if d.rule == "R-T19"), None)
+    return {
+        "since": case.suspended_at,
+        "paused": sum(1 for d in rows if d.paused_at is not None),
+        "resumes_at": period.due_at if period is not None else None,
+    }

@@ -12,6 +12,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from aftersales.models import LogisticsClaim, Registration
+from aftersales.selectors import logistics_claim_list, registration_list
 from core.models import Event
 from core.roles import Role
 from disputes.models import Case, CaseNote, CaseReview, Complaint, Deadline, EvidenceRequest, Refund
@@ -234,3 +236,61 @@ def overview(*, days: int = 30, now: dt.datetime | None = None) -> dict:
         "median_hours": median_hours,
         "ruled_count": len(spans),
     }
+
+
+# --- after-sales (售后登记, 报损) -------------------------------------------------------------------------
+
+
+def _day(value: str, *, end: bool = False) -> dt.datetime | None:
+    """A `YYYY-MM-DD` filter as China time: its 00:00, or the next day's 00:00 for an `until`."""
+    try:
+        day = dt.date.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time(), tzinfo=CHINA)
+
+
+def registration_page(user, *, params) -> QuerySet[Registration]:
+    """The registration list with its filters (source, type, status, handler, created from / to a day),
+    newest first, everything a row shows in one query."""
+    filters: dict[str, object] = {}
+    for name, choices in (
+        ("source", Registration.Source.values),
+        ("type", Registration.Type.values),
+        ("status", Registration.Status.values),
+    ):
+        if params.get(name) in choices:
+            filters[name] = params[name]
+    handler = params.get("handler", "")
+    if handler.isdigit():
+        filters["handler_id"] = int(handler)
+    since, until = _day(params.get("since", "")), _day(params.get("until", ""), end=True)
+    if since is not None:
+        filters["created_at__gte"] = since
+    if until is not None:
+        filters["created_at__lt"] = until
+    return (
+        registration_list(user=user, **filters)
+        .select_related("buyer", "order", "refund", "complaint")
+        .order_by("-created_at", "-id")
+    )
+
+
+def logistics_claim_page(user, *, params) -> QuerySet[LogisticsClaim]:
+    """Carrier claims with their filters (status, parcel state, carrier, handler), newest report first."""
+    filters: dict[str, object] = {}
+    if params.get("status") in LogisticsClaim.Status.values:
+        filters["status"] = params["status"]
+    if params.get("parcel_state") in LogisticsClaim.ParcelState.values:
+        filters["parcel_state"] = params["parcel_state"]
+    handler = params.get("handler", "")
+    if handler.isdigit():
+        filters["handler_id"] = int(handler)
+    carrier = params.get("carrier", "").strip()
+    if carrier:
+        filters["carrier__icontains"] = carrier
+    return logistics_claim_list(user=user, **filters).select_related("order").order_by("-reported_at", "-id")
+
+
+def carriers() -> list[str]:
+    return list(LogisticsClaim.objects.order_by("carrier").values_list("carrier", flat=True).distinct()[:100])

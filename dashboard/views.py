@@ -43,8 +43,15 @@ from .access import (
     supervisor_required,
 )
 from .charts import bar_chart
-from .deadlines import attach_case_deadlines, attach_next_deadline, nearest
-from .forms import EVIDENCE_KIND_CHOICES, CannedReplyForm, EvidenceRequestForm, NoteForm, RulingForm
+from .deadlines import attach_case_deadlines, attach_next_deadline, nearest, suspension_of
+from .forms import (
+    EVIDENCE_KIND_CHOICES,
+    CannedReplyForm,
+    EvidenceRequestForm,
+    NoteForm,
+    RulingForm,
+    SuspensionForm,
+)
 from .models import CannedReply
 from .preview import ruling_preview
 
@@ -190,6 +197,7 @@ def _case_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, A
         "ruling_form": RulingForm(),
         "can_rule": is_arbitrator(request.user) and case.status != Case.Status.RULED,
         "is_arbitrator": is_arbitrator(request.user),
+        "suspension": suspension_of(case),
     }
     context.update(extra)
     return context
@@ -287,6 +295,32 @@ def evidence_review(request: HttpRequest, pk: int) -> HttpResponse:
     if ok:
         messages.success(request, _("凭证 %(id)d 已审核") % {"id": evidence.pk})
     return redirect(request.POST.get("next") or reverse("dashboard:home"))
+
+
+@arbitrator_required
+@require_POST
+def case_suspend(request: HttpRequest, pk: int) -> HttpResponse:
+    """R-T19: the arbitrator suspends the case; every clock of the case and its subject pauses."""
+    return _suspension(request, pk, services.case_suspend, _("案件 %(id)d 已中止,所有时限已暂停 (R-T19)"))
+
+
+@arbitrator_required
+@require_POST
+def case_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    """R-T19: the clocks run again with the time they had left."""
+    return _suspension(request, pk, services.case_resume, _("案件 %(id)d 已恢复,时限按剩余时间继续计时"))
+
+
+def _suspension(request: HttpRequest, pk: int, fn: Callable[..., Any], done: str) -> HttpResponse:
+    case = _case_or_404(request, pk)
+    form = SuspensionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请填写理由"))
+        return redirect("dashboard:case", pk=case.pk)
+    ok, _result = _attempt(request, fn, case=case, actor=request.user, reason=form.cleaned_data["reason"].strip())
+    if ok:
+        messages.success(request, done % {"id": case.pk})
+    return redirect("dashboard:case", pk=case.pk)
 
 
 # --- the arbitrator ---------------------------------------------------------------------------------

@@ -47,3 +47,29 @@ def role_flags(context):
 def pending_only(deadlines):
     """The deadlines still running (or paused), for the lists that show what is due next."""
     return [d for d in deadlines or [] if d.status == "pending"]
+
+
+@register.filter
+def span(seconds):
+    """A span in seconds as '1小时 5分' (first response medians); '—' when there is none."""
+    if seconds is None or seconds == "":
+        return "—"
+    seconds = float(seconds)
+    if seconds < 60:
+        return _("%(n)d秒") % {"n": round(seconds)}
+    hours, rest = divmod(int(seconds), 3600)
+    minutes = rest // 60
+    days, hours = divmod(hours, 24)
+    parts = []
+    if days:
+        parts.append(_("%(n)d天") % {"n": days})
+    if days or hours:
+        parts.append(_("%(n)d小时") % {"n": hours})
+    parts.append(_("%(n)d分") % {"n": minutes})
+    return " ".join(parts)
+
+
+@register.filter
+def percent(share):
+    """0.6667 → '66.7%'; '—' when nothing was closed."""
+    return "—" if share is None else f"{share * 100:.1f}%"
