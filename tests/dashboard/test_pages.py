@@ -1,10 +1,13 @@
 """Sign-in, role homes, permissions (404 for another party's object), i18n and the no-outside-host rule."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
+from aftersales.services import logistics_claim_report, registration_create
+from disputes.services import case_suspend
 from tests.dashboard.conftest import refund_case
 from tests.disputes.helpers import DAY, T0, file_refund, make_order
 
@@ -74,10 +77,30 @@ CSS_URL = re.compile(r"url\(\s*['\"]?(?:https?:)?//", re.I)
 
 def test_no_page_loads_anything_from_outside(cast, browser_client):
     case = refund_case(cast)
+    # Rows on the after-sales pages too, and a suspended case (its R-T19 section).
+    order = make_order(cast, "shipped")
+    registration_create(actor=cast.agent, source="phone", type="inquiry", order=order)
+    logistics_claim_report(actor=cast.agent, order=order, parcel_state="lost", item="T恤", price=Decimal("9.90"))
+    case_suspend(case=case, actor=cast.arbitrator, reason="双方协商")
     pages = {
         None: ["/", "/login/"],
-        cast.agent: ["/queue/", f"/cases/{case.pk}/", "/overview/", f"/shops/{cast.shop.pk}/record/"],
-        cast.arbitrator: ["/arbitration/", f"/cases/{case.pk}/", "/replies/"],
+        cast.agent: [
+            "/queue/",
+            f"/cases/{case.pk}/",
+            "/overview/",
+            f"/shops/{cast.shop.pk}/record/",
+            "/registrations/",
+            "/logistics-claims/",
+            "/performance/",
+        ],
+        cast.arbitrator: [
+            "/arbitration/",
+            f"/cases/{case.pk}/",
+            "/replies/",
+            "/registrations/",
+            "/logistics-claims/",
+            "/performance/",
+        ],
         cast.seller: ["/seller/", f"/seller/refunds/{case.refund_id}/", "/seller/record/"],
         cast.buyer: ["/me/"],
     }
