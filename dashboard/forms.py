@@ -144,7 +144,9 @@ class RegistrationForm(_Form):
     type = forms.ChoiceField(
         label=_("登记类型(一键创建时可不填)"), choices=_choices(Registration.Type.choices, "—"), required=False
     )
-    handler = forms.ModelChoiceField(label=_("处理人(默认自己)"), queryset=_staff(), required=False)
+    handler = forms.ModelChoiceField(
+        label=_("处理人(默认自己)"), queryset=_staff(), required=False, empty_label=_("我自己")
+    )
     order = forms.ModelChoiceField(
         label=_("订单号"), queryset=Order.objects.all(), required=False, widget=forms.NumberInput
     )
@@ -233,7 +235,9 @@ class LogisticsClaimForm(_Form):
     price = forms.DecimalField(label=_("索赔金额(元)"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
     carrier = forms.CharField(label=_("快递公司(默认取订单发货)"), required=False, max_length=32)
     tracking_number = forms.CharField(label=_("运单号(默认取订单发货)"), required=False, max_length=60)
-    handler = forms.ModelChoiceField(label=_("处理人(默认自己)"), queryset=_staff(), required=False)
+    handler = forms.ModelChoiceField(
+        label=_("处理人(默认自己)"), queryset=_staff(), required=False, empty_label=_("我自己")
+    )
     note = forms.CharField(label=_("备注"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -12,9 +12,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from PIL import Image
 
+from aftersales.models import Registration
 from core.roles import Role
 from dashboard.models import CannedReply
-from disputes.models import Case, EvidenceRequest, Refund
+from disputes.models import Case, Complaint, EvidenceRequest, Refund
 from evidence.models import Evidence
 from tests.dashboard.conftest import refund_case
 from tests.disputes.helpers import file_refund, make_order
@@ -149,3 +150,37 @@ def test_arbitrator_previews_and_rules(cast, page):
     case.refresh_from_db()
     assert case.outcome == "partial" and str(case.refund_amount) == "50.00"
     assert case.ruling_note == "双方各有责任,部分退款"
+
+
+def test_agent_registers_a_phone_complaint_in_one_click(cast, page):
+    now = timezone.now()
+    order = make_order(cast, "received", paid_at=now - dt.timedelta(days=3))
+    sign_in(page, "agent")
+    page.wait_for_url("**/queue/")
+    page.get_by_role("link", name="售后登记").click()
+    page.wait_for_url("**/registrations/")
+    form = page.locator("#registration-form")
+    form.get_by_label("来源").select_option("phone")
+    form.get_by_label("同时为买家提交投诉").check()
+    # Only the complaint's fields show once the complaint is chosen (static/dashboard/aftersales.js).
+    assert form.get_by_label("投诉类型").is_visible() and not form.get_by_label("退款原因").is_visible()
+    form.locator("#reg_order").fill(str(order.pk))
+    form.get_by_label("买家用户名(核对来电人,可选)").fill("buyer")
+    form.get_by_label("投诉类型").select_option("harassment")
+    form.get_by_label("买家描述(提交给卖家与平台)").fill("卖家一天打了十次电话")
+    form.get_by_label("来电 / 咨询内容").fill("买家来电投诉卖家骚扰")
+    page.locator("#register-button").click()
+    page.get_by_text("并为买家提交投诉").wait_for()
+    complaint = Complaint.objects.get(order=order)
+    registration = Registration.objects.get(complaint=complaint)
+    assert (complaint.buyer, complaint.created_by) == (cast.buyer, cast.agent)
+    row = page.locator(f"#registration-{registration.pk}")
+    assert f"#{complaint.pk}" in row.inner_text() and "电话" in row.inner_text()
+    page.screenshot(path=str(OUT / "agent-registers-phone-complaint.png"), full_page=True)
+
+    # Resolved from the list with its result.
+    row.get_by_label(f"登记 {registration.pk} 的处理结果").fill("已转投诉处理,告知买家 24 小时内回复")
+    row.get_by_role("button", name="标记已解决").click()
+    page.locator(f'#registration-{registration.pk}[data-status="resolved"]').wait_for()
+    registration.refresh_from_db()
+    assert registration.status == "resolved" and registration.result.startswith("已转投诉处理")
