@@ -58,6 +58,18 @@ from .preview import ruling_preview
 QUEUE_PAGE_SIZE = 50
 
 
+def safe_back(request, fallback: str):
+    """Back to the page the button was on, only when `next` is a path of this site (no open redirect)."""
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = ""
+    return redirect(target or reverse(fallback))
+
+
 def _attempt(request: HttpRequest, fn: Callable[..., Any], /, **kwargs: Any) -> tuple[bool, Any]:
     """Call one service; a domain error (or a refused upload) becomes an error message on the page."""
     try:
@@ -159,7 +171,7 @@ def queue_assign(request: HttpRequest) -> HttpResponse:
             ok, _result = _attempt(request, services.case_assign, case=case, actor=request.user, assignee=assignee)
             done += ok
         messages.success(request, _("已分配 %(n)d 个案件给 %(u)s") % {"n": done, "u": assignee.username})
-    return redirect(request.POST.get("next") or reverse("dashboard:queue"))
+    return safe_back(request, "dashboard:queue")
 
 
 # --- the case page ----------------------------------------------------------------------------------
@@ -294,7 +306,7 @@ def evidence_review(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if ok:
         messages.success(request, _("凭证 %(id)d 已审核") % {"id": evidence.pk})
-    return redirect(request.POST.get("next") or reverse("dashboard:home"))
+    return safe_back(request, "dashboard:home")
 
 
 @arbitrator_required

@@ -14,7 +14,6 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -28,17 +27,14 @@ from . import selectors
 from .access import staff_required
 from .charts import bar_chart
 from .forms import LogisticsClaimForm, LogisticsClaimMoveForm, RegistrationForm, RegistrationMoveForm
-from .views import _attempt
+from .views import _attempt, safe_back
 
 PAGE_SIZE = 50
 
 
 def _back(request: HttpRequest, fallback: str) -> HttpResponse:
     """Back to the list the button was pressed on (its filters kept); only a path of this site."""
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
-        target = ""
-    return redirect(target or reverse(fallback))
+    return safe_back(request, fallback)
 
 
 def _errors(form) -> str:
