@@ -11,12 +11,12 @@ paths leave the same rows behind.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
@@ -27,7 +27,7 @@ from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_window
 from penalties.services import _sanctions_for as penalty_sanctions  # R-P11's one definition
-from penalties.services import account_buyer, account_shop, compensation_for
+from penalties.services import compensation_for
 
 from .models import Deadline
 
@@ -51,7 +51,46 @@ WHERE c.id = v.id
 """
 
 
-def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> list[Event]:
+_COLUMNS: dict[type, list[tuple[str, str, Any]]] = {}
+
+
+def _columns(model) -> list[tuple[str, str, Any]]:
+    """(column, SQL type, default) of every column but the id, computed once per model."""
+    if model not in _COLUMNS:
+        cols = [
+            (f.column, f.db_type(connection), f.default if f.has_default() else None)
+            for f in model._meta.concrete_fields
+            if not f.primary_key
+        ]
+        _COLUMNS[model] = cols
+    return _COLUMNS[model]
+
+
+def insert_rows(model, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """INSERT many rows of `model` (dicts of column -> value) in one statement from typed arrays
+    (`INSERT … SELECT * FROM unnest(…) RETURNING id`, the statement Django's bulk_create issues on
+    PostgreSQL, without building a model instance per row). Missing columns take the field default."""
+    if not rows:
+        return []
+    cols = _columns(model)
+    defaults = {c: (d() if callable(d) else d) for c, _, d in cols}
+    arrays = []
+    for column, _, _ in cols:
+        values = [row.get(column, defaults[column]) for row in rows]
+        if values and isinstance(next((v for v in values if v is not None), None), dict | list):
+            values = [json.dumps(v) if v is not None else None for v in values]
+        arrays.append(values)
+    table = model._meta.db_table
+    # Table, columns and types come from the model's metadata, never from input; values are parameters.
+    columns = ", ".join(c for c, _, _ in cols)
+    arrays_sql = ", ".join(f"%s::{t}[]" for _, t, _ in cols)
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays_sql}) RETURNING id"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        return [r[0] for r in cursor.fetchall()]
+
+
+def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> list[int]:
     """Write system events (`subject_kind`, `subject_id`, `action`, `from_status`, `to_status`,
     `data`), each appended to its subject's hash chain exactly as core.services.event_record does
     (same content hash, same link): three statements per subject kind, one insert for all events.
@@ -59,7 +98,7 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> 
     The chain heads are locked in ascending subject id, after the subjects themselves (the engine's
     lock order), so a batch never waits in a cycle with another batch or a per-row writer."""
     table = EventChain._meta.db_table
-    rows: list[Event] = []
+    rows: list[dict[str, Any]] = []
     by_kind: dict[str, list[int]] = defaultdict(list)
     for e in events:
         by_kind[e["subject_kind"]].append(e["subject_id"])
@@ -87,31 +126,38 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> 
             seq, prev_hash = head[1] + 1, head[3]
             link = chain.link_hash(prev_hash, seq, chain.content_hash(actor_id=None, **fields))
             head[1], head[2], head[3] = seq, prev_hash, link
-            rows.append(Event(actor=None, seq=seq, prev_hash=prev_hash, hash=link, **fields))
+            rows.append({**fields, "actor_id": None, "seq": seq, "prev_hash": prev_hash, "hash": link})
         values = list(heads.values())
         cursor.execute(
             _CHAIN_ADVANCE_SQL.format(table=table),
             [[v[0] for v in values], [v[1] for v in values], [v[2] for v in values], [v[3] for v in values]],
         )
-    return Event.objects.bulk_create(rows, batch_size=1000)
+    return insert_rows(Event, rows)
 
 
-def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str, int | None]]) -> list[Notification]:
+def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str, int | None]]) -> list[int]:
     """core.services.notify for many messages: (users, kind, title, body, subject_kind, subject_id)
     each, duplicates and None dropped per message, one insert for all."""
     rows = []
+    now = timezone.now()
     for users, kind, title, body, subject_kind, subject_id in messages:
         seen: set[int] = set()
-        for user in users:
-            if user is None or user.pk in seen:
+        for user_id in users:
+            if user_id is None or user_id in seen:
                 continue
-            seen.add(user.pk)
+            seen.add(user_id)
             rows.append(
-                Notification(
-                    user=user, kind=kind, title=title, body=body, subject_kind=subject_kind, subject_id=subject_id
-                )
+                {
+                    "user_id": user_id,
+                    "kind": kind,
+                    "title": title,
+                    "body": body,
+                    "subject_kind": subject_kind,
+                    "subject_id": subject_id,
+                    "created_at": now,
+                }
             )
-    return Notification.objects.bulk_create(rows, batch_size=1000)
+    return insert_rows(Notification, rows)
 
 
 # --- R-P11: where in a batch a shop crosses a sanction threshold -----------------------------------
@@ -180,74 +226,78 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         for s in Shop.objects.select_for_update(of=("self",))
         .filter(pk__in=sorted({o.shop_id for _, o in due}))
         .order_by("pk")
-        .select_related("owner")
         .prefetch_related("staff")
     }
-    buyers = get_user_model().objects.in_bulk(sorted({o.buyer_id for _, o in due}))
+    staff = {shop_id: [u.pk for u in shop.staff.all()] for shop_id, shop in shops.items()}
 
-    penalties = []
+    penalties: list[dict[str, Any]] = []
     for d, order in due:
         shop = shops[order.shop_id]
         amount, form = compensation_for(code=R_P01.code, shop_kind=shop.kind, base=order.total_amount)
         penalties.append(
-            Penalty(
-                shop=shop,
-                code=R_P01.code,
-                points=R_P01.points_for(shop.kind),
-                point_class=R_P01.point_class,
-                compensation_amount=amount,
-                compensation_form=form,
-                source_kind="order",
-                source_id=order.pk,
-                order=order,
-                beneficiary_id=order.buyer_id,
-                deadline=d,
-                issued_at=now,
-                note=f"R-T01 ship_by {timezone.localtime(d.due_at):%Y-%m-%d %H:%M:%S}"[:300],
-            )
+            {
+                "shop_id": shop.pk,
+                "code": R_P01.code,
+                "points": R_P01.points_for(shop.kind),
+                "point_class": R_P01.point_class,
+                "compensation_amount": amount,
+                "compensation_form": form,
+                "source_kind": "order",
+                "source_id": order.pk,
+                "order_id": order.pk,
+                "beneficiary_id": order.buyer_id,
+                "deadline_id": d.pk,
+                "status": Penalty.Status.ACTIVE,
+                "issued_at": now,
+                "note": f"R-T01 ship_by {timezone.localtime(d.due_at):%Y-%m-%d %H:%M:%S}"[:300],
+            }
         )
     # A penalty per deadline is unique in the database: a second firing fails here, whole.
     # R-P11: written in segments ending where a shop reaches a threshold, so that penalties.services
     # records each sanction against the very penalty that crossed, with the points it saw then.
-    cuts = sanction_cuts(points=[(p.shop_id, p.points) for p in penalties], point_class=R_P01.point_class, at=now)
+    cuts = sanction_cuts(points=[(p["shop_id"], p["points"]) for p in penalties], point_class=R_P01.point_class, at=now)
+    ids: list[int] = []
     start = 0
     for end in [*sorted(cuts), len(penalties) - 1]:
         if end < start:
             continue
-        Penalty.objects.bulk_create(penalties[start : end + 1], batch_size=1000)
+        ids += insert_rows(Penalty, penalties[start : end + 1])
         if end in cuts:
-            penalty_sanctions(shop=shops[penalties[end].shop_id], penalty=penalties[end])
+            crossing = Penalty(pk=ids[end], **penalties[end])
+            penalty_sanctions(shop=shops[crossing.shop_id], penalty=crossing)
         start = end + 1
+    for p, pk in zip(penalties, ids, strict=True):
+        p["id"] = pk
 
     # R-P13: compensation is a ledger movement of two entries that sum to zero.
-    movements = [
-        LedgerMovement(
-            at=now,
-            debit=account_shop(p.shop),
-            credit=account_buyer(buyers[p.beneficiary_id]),
-            amount=p.compensation_amount,
-            currency=LedgerMovement.Currency.POINTS if p.compensation_form == Penalty.Form.POINTS else "CNY",
-            reason=f"compensation.{R_P01.code}",
-            source_kind="order",
-            source_id=p.source_id,
-            order_id=p.source_id,
-            shop=p.shop,
-            penalty=p,
-        )
-        for p in penalties
-        if p.compensation_amount > 0
+    moved = [p for p in penalties if p["compensation_amount"] > 0]
+    movements: list[dict[str, Any]] = [
+        {
+            "at": now,
+            "debit": f"shop:{p['shop_id']}",  # penalties.services.account_shop
+            "credit": f"buyer:{p['beneficiary_id']}",  # penalties.services.account_buyer
+            "amount": p["compensation_amount"],
+            "currency": LedgerMovement.Currency.POINTS if p["compensation_form"] == Penalty.Form.POINTS else "CNY",
+            "reason": f"compensation.{R_P01.code}",
+            "source_kind": "order",
+            "source_id": p["source_id"],
+            "order_id": p["source_id"],
+            "shop_id": p["shop_id"],
+            "penalty_id": p["id"],
+        }
+        for p in moved
     ]
-    LedgerMovement.objects.bulk_create(movements, batch_size=1000)
-    LedgerEntry.objects.bulk_create(
+    movement_ids = insert_rows(LedgerMovement, movements)
+    insert_rows(
+        LedgerEntry,
         [
             entry
-            for m in movements
+            for m, mid in zip(movements, movement_ids, strict=True)
             for entry in (
-                LedgerEntry(movement=m, account=m.debit, amount=-Decimal(m.amount), currency=m.currency),
-                LedgerEntry(movement=m, account=m.credit, amount=Decimal(m.amount), currency=m.currency),
+                {"movement_id": mid, "account": m["debit"], "amount": -Decimal(m["amount"]), "currency": m["currency"]},
+                {"movement_id": mid, "account": m["credit"], "amount": Decimal(m["amount"]), "currency": m["currency"]},
             )
         ],
-        batch_size=2000,
     )
 
     events: list[dict[str, Any]] = []
@@ -257,16 +307,16 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         events.append(
             {
                 "subject_kind": "penalty",
-                "subject_id": p.pk,
+                "subject_id": p["id"],
                 "action": "penalty.issued",
-                "to_status": p.status,
+                "to_status": p["status"],
                 "data": {
                     "code": R_P01.code,
                     "rule": R_P01.id,
-                    "points": p.points,
+                    "points": p["points"],
                     "point_class": R_P01.point_class,
-                    "compensation": str(p.compensation_amount),
-                    "form": p.compensation_form,
+                    "compensation": str(p["compensation_amount"]),
+                    "form": p["compensation_form"],
                     "source": f"order:{order.pk}",
                 },
             }
@@ -281,25 +331,25 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
                 "data": {
                     "rule": "R-T01",
                     "deadline": d.pk,
-                    "penalty": p.pk,
-                    "compensation": str(p.compensation_amount),
+                    "penalty": p["id"],
+                    "compensation": str(p["compensation_amount"]),
                 },
             }
         )
         messages.append(
             (
-                [buyers[order.buyer_id], shop.owner, *shop.staff.all()],
+                [order.buyer_id, shop.owner_id, *staff[shop.pk]],
                 "order.late_shipment",
                 f"订单 {order.pk} 延迟发货 (R-T01)",
                 (
-                    f"卖家未在 {timezone.localtime(d.due_at):%Y-%m-%d %H:%M} 前发货:扣 {p.points} 分,"
-                    f"违约金 {p.compensation_amount} ({p.compensation_form})。买家可申请延迟发货退款。"
+                    f"卖家未在 {timezone.localtime(d.due_at):%Y-%m-%d %H:%M} 前发货:扣 {p['points']} 分,"
+                    f"违约金 {p['compensation_amount']} ({p['compensation_form']})。买家可申请延迟发货退款。"
                 ),
                 "order",
                 order.pk,
             )
         )
-        outcomes[d.pk] = f"penalty {p.pk}"
+        outcomes[d.pk] = f"penalty {p['id']}"
     events_record_many(events=events, at=now)
     notifications_many(messages=messages)
     return outcomes
