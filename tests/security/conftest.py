@@ -16,6 +16,22 @@ from tests.evidence.factories import image_bytes, make_case, make_complaint, mak
 from tests.factories import OrderFactory
 
 
+@pytest.fixture(autouse=True)
+def role_groups(request):
+    """The role groups come from a data migration; a transactional test that ran before (in this
+    xdist worker) emptied every table, groups included. Put them back before the cast is made."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from django.contrib.auth.models import Group
+
+    from core.roles import Role
+
+    for role in Role:
+        Group.objects.get_or_create(name=role.value)
+
+
 @pytest.fixture
 def world(cast, settings, tmp_path):
     """One of each object, all of the cast's buyer and shop; the stranger seller owns another shop."""

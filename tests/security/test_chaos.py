@@ -87,6 +87,7 @@ def _worker_env() -> dict[str, str]:
         "TEST_DB_NAME": "",
         "REDIS_URL": "",  # the sweep needs no broker; Redis has its own test below
         "DEADLINE_SWEEP_INTERVAL_SECONDS": "2",  # lease = 4 s: a killed worker's rows come back soon
+        "DEADLINE_RETRY_BACKOFF_SECONDS": "1",  # rows failed by the cut connection retry soon
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -147,7 +148,8 @@ def test_four_sweepers_one_killed_one_cut_off_fire_every_deadline_exactly_once(t
             log.close()
     outputs = [(tmp_path / f"worker{n}.log").read_text() for n in range(4)]
     assert workers[0].returncode == -signal.SIGKILL
-    assert "database error" in outputs[1], outputs[1][-2000:]
+    # Worker 1 lost its connection mid-batch and carried on (the engine's batch fallback, or its loop).
+    assert "database error" in outputs[1] or "server closed the connection" in outputs[1], outputs[1][-2000:]
     assert all("done" in out for out in outputs[1:]), [out[-500:] for out in outputs]
 
     # Every deadline fired exactly once.

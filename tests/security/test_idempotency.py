@@ -139,6 +139,6 @@ def test_concurrent_replays_create_one_object(cast):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert Registration.objects.filter(summary="并发登记").count() == 1
+    assert Registration.objects.filter(summary="并发登记").count() == 1, statuses
     # The first creates; the others replay it (201) or are told it is still in progress (409).
     assert statuses.count(201) >= 1 and set(statuses) <= {201, 409}
