@@ -20,7 +20,7 @@ import time
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
 os.environ["DATABASE_URL"] = BENCH_DB
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
-os.environ.setdefault("DEADLINE_SWEEP_INTERVAL_SECONDS", "5")  # bench 3's sweep interval (and lease = 2x)
+os.environ.setdefault("DEADLINE_SWEEP_INTERVAL_SECONDS", "2")  # bench 3: at 50 % load a sweep takes interval/2
 os.environ.setdefault("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15")
 # Bench 4 drives the API as one buyer and one agent: the per-user abuse limit (core/throttling.py) stays
 # in the request path but its rate is raised so that it measures the server, not the limit.

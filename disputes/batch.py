@@ -226,9 +226,12 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         for s in Shop.objects.select_for_update(of=("self",))
         .filter(pk__in=sorted({o.shop_id for _, o in due}))
         .order_by("pk")
-        .prefetch_related("staff")
     }
-    staff = {shop_id: [u.pk for u in shop.staff.all()] for shop_id, shop in shops.items()}
+    staff: dict[int, list[int]] = defaultdict(list)  # the shop's people: owner and staff (_shop_people)
+    for shop_id, user_id in (
+        Shop.staff.through.objects.filter(shop_id__in=list(shops)).order_by("id").values_list("shop_id", "user_id")
+    ):
+        staff[shop_id].append(user_id)
 
     penalties: list[dict[str, Any]] = []
     for d, order in due:
