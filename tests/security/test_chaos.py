@@ -110,6 +110,17 @@ def _wait_in_transaction(name: str, timeout: float = 20) -> int:
     raise AssertionError(f"{name} never got busy")
 
 
+def _wait_backends_gone(timeout: float = 15) -> None:
+    """The killed worker's session ends when the server notices; the test database is dropped later."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'chaos-%%'")
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_four_sweepers_one_killed_one_cut_off_fire_every_deadline_exactly_once(tmp_path):
@@ -146,6 +157,7 @@ def test_four_sweepers_one_killed_one_cut_off_fire_every_deadline_exactly_once(t
                 worker.kill()
         for log in logs:
             log.close()
+        _wait_backends_gone()
     outputs = [(tmp_path / f"worker{n}.log").read_text() for n in range(4)]
     assert workers[0].returncode == -signal.SIGKILL
     # Worker 1 lost its connection mid-batch and carried on (the engine's batch fallback, or its loop).
