@@ -247,6 +247,7 @@ def main() -> None:
         parts = []
         worst = 0.0
         for rss in samples.values():
+            rss = [x for x in rss if x > 0]  # 0: the process was exiting
             steady = rss[len(rss) // 10 :] or rss  # after the first tenth: imports and first batches done
             if not steady:
                 continue
