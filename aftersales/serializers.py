@@ -252,10 +252,14 @@ class _Moment(serializers.Field):
             if len(text) == 10:
                 day = dt.date.fromisoformat(text)
                 start = dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_default_timezone())
-                return start + dt.timedelta(days=1) if self.end_of_day else start
-            return serializers.DateTimeField().to_internal_value(text)
+                value = start + dt.timedelta(days=1) if self.end_of_day else start
+            else:
+                value = serializers.DateTimeField().to_internal_value(text)
         except (ValueError, OverflowError):
             raise serializers.ValidationError("an ISO 8601 date or time, e.g. 2026-11-01 or 2026-11-01T09:00:00+08:00")
+        if not 2000 <= value.year <= 2100:
+            raise serializers.ValidationError("a time between the years 2000 and 2100")
+        return value
 
     def to_representation(self, value):
         return timezone.localtime(value).isoformat()

@@ -33,7 +33,7 @@ class TimelineMixin:
     timeline_subject_kind = ""
 
     @extend_schema(request=None, responses={200: s.TimelineEventSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request, pk=None):
         obj = self.get_object()  # type: ignore[attr-defined]
         events = Event.objects.filter(subject_kind=self.timeline_subject_kind, subject_id=obj.pk).order_by("at", "id")
@@ -373,6 +373,7 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     @extend_schema(request=s.CaseRequestEvidenceSerializer, responses={201: s.EvidenceRequestSerializer})
     @action(detail=True, methods=["post"], url_path="request-evidence")
+    @idempotent
     def request_evidence(self, request, pk=None):
         case = self.get_object()
         data = self._input(s.CaseRequestEvidenceSerializer)
@@ -381,6 +382,7 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     @extend_schema(request=s.CaseNoteSerializer, responses={201: s.CaseNoteSerializer})
     @action(detail=True, methods=["post"])
+    @idempotent
     def notes(self, request, pk=None):
         case = self.get_object()
         data = self._input(s.CaseNoteSerializer)
@@ -420,6 +422,7 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     @extend_schema(request=s.CaseReviewRequestSerializer, responses={201: s.CaseReviewSerializer})
     @action(detail=True, methods=["post"], url_path="request-review")
+    @idempotent
     def request_review(self, request, pk=None):
         case = self.get_object()
         data = self._input(s.CaseReviewRequestSerializer)
@@ -446,7 +449,7 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         return FileResponse(buffer, as_attachment=True, filename=name, content_type="application/zip")
 
     @extend_schema(request=None, responses={200: s.TimelineEventSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def timeline(self, request, pk=None):
         """The case's events and its subject's, oldest first (platform staff only)."""
         case = self.get_object()

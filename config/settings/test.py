@@ -1,7 +1,12 @@
 """The fast test profile: everything real (PostgreSQL via DATABASE_URL), only the hasher is cheap."""
 
-from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK
+import os
+
+# Tests run against real PostgreSQL (never the quick-start's SQLite): the default is the local server.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes")
+
+from .base import *  # noqa: E402, F403
+from .base import REST_FRAMEWORK  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK}
@@ -16,4 +21,4 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):  # noqa: F405
 THROTTLE_RATES = {"write": "100000/min", "auth": "100000/min"}
 # xdist workers and parallel runs share one Redis: a key prefix per process keeps counts apart.
 for _cache in CACHES.values():  # noqa: F405
-    _cache["KEY_PREFIX"] = f"test-{__import__('os').getpid()}"
+    _cache["KEY_PREFIX"] = f"test-{os.getpid()}"

@@ -24,15 +24,7 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "12"))
 
 # Known schema mismatches reported to their owners: these operations are still held to "no 5xx", not
 # yet to response conformance. Remove the line once fixed.
-KNOWN_SCHEMA_MISMATCHES = {
-    ("GET", "/api/v1/agents/performance/"): "aftersales: a since/until in year 402 comes back with the LMT "
-    "offset +08:05:43, not an RFC 3339 date-time (bound the dates it accepts)",
-    # disputes/views.py TimelineMixin: documented as a paginated object, answers a plain list
-    # (give the timeline actions pagination_class=None, or document a list).
-    ("GET", "/api/v1/refunds/{id}/timeline/"): "lead: timeline documented as paginated, is a list",
-    ("GET", "/api/v1/complaints/{id}/timeline/"): "lead: timeline documented as paginated, is a list",
-    ("GET", "/api/v1/cases/{id}/timeline/"): "lead: timeline documented as paginated, is a list",
-}
+KNOWN_SCHEMA_MISMATCHES: dict[tuple[str, str], str] = {}
 
 
 @pytest.fixture
