@@ -2,11 +2,19 @@
 
 import os
 
-# Tests run against real PostgreSQL (never the quick-start's SQLite): the default is the local server.
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes")
+import environ
 
-from .base import *  # noqa: E402, F403
-from .base import REST_FRAMEWORK  # noqa: E402
+from .base import *  # noqa: F403
+from .base import REST_FRAMEWORK
+
+# Tests run against real PostgreSQL, never the quick-start's SQLite: without DATABASE_URL, the local server.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"] = {  # noqa: F405
+        **environ.Env.db_url_config("postgres://postgres@127.0.0.1:5432/disputes"),
+        "ATOMIC_REQUESTS": False,
+        "CONN_MAX_AGE": 60,
+        **{k: v for k, v in DATABASES["default"].items() if k == "TEST"},  # noqa: F405
+    }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK}
