@@ -6,7 +6,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
+from django.utils.functional import cached_property
 from rest_framework import exceptions, pagination, permissions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -18,6 +20,35 @@ from .roles import has_role
 class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP + 1 rows: a queue of millions pages without a COUNT(*) over all of them."""
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
+
+
+class QueuePagination(Pagination):
+    """The queues' pagination: `count` is exact up to 10,000; past that `count_capped` is true."""
+
+    django_paginator_class = CappedCountPaginator
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        count = self.page.paginator.count
+        response.data["count_capped"] = count > CappedCountPaginator.CAP
+        if response.data["count_capped"]:
+            response.data["count"] = CappedCountPaginator.CAP
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["count_capped"] = {"type": "boolean"}
+        return paginated
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

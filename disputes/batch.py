@@ -26,8 +26,8 @@ from core.models import Event, EventChain, Notification
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_window
-from penalties.services import _sanctions_for as penalty_sanctions  # R-P11's one definition
 from penalties.services import compensation_for
+from penalties.services import sanctions_check as penalty_sanctions  # R-P11's one definition
 
 from .models import Deadline
 
@@ -189,7 +189,7 @@ def sanction_cuts(*, points: Sequence[tuple[int, int]], point_class: str, at: dt
     running = {shop_id: int(current.get(shop_id) or 0) for shop_id in shops}
     cuts = set()
     for i, (shop_id, p) in enumerate(points):
-        if p <= 0:  # as _sanctions_for: a penalty without points imposes nothing
+        if p <= 0:  # as sanctions_check: a penalty without points imposes nothing
             continue
         running[shop_id] += p
         reached = [t for t in thresholds if t <= running[shop_id] and (shop_id, t) not in imposed]

@@ -278,7 +278,9 @@ class Case(models.Model):
     class Meta:
         ordering = ["-overdue", "next_due_at", "id"]
         indexes = [
-            models.Index(fields=["status", "-overdue", "next_due_at"], name="case_queue_idx"),
+            # The queue's order (overdue first, nearest deadline, id), whole and per status.
+            models.Index(models.F("overdue").desc(), "next_due_at", "id", name="case_queue_order_idx"),
+            models.Index("status", models.F("overdue").desc(), "next_due_at", "id", name="case_queue_status_idx"),
             models.Index(fields=["assignee", "status"], name="case_assignee_idx"),
             models.Index(fields=["shop", "status"], name="case_shop_status_idx"),
         ]

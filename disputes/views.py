@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from core.api import QueuePagination
 from core.idempotency import idempotent
 from core.models import Event
 from core.roles import Role, has_role, is_arbitrator, is_platform_staff
@@ -317,6 +318,7 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
 
     serializer_class = s.CaseSerializer
     timeline_subject_kind = "case"
+    pagination_class = QueuePagination
 
     def get_serializer_class(self):
         return s.CaseFullSerializer if self.action == "retrieve" else s.CaseSerializer

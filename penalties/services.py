@@ -190,7 +190,7 @@ def _create(
             **({"item_action": item_action} if item_action else {}),
         },
     )
-    _sanctions_for(shop=shop, penalty=penalty)
+    sanctions_check(shop=shop, penalty=penalty)
     return penalty
 
 
@@ -483,7 +483,7 @@ def penalty_revoke(*, penalty: Penalty, actor, reason: str) -> Penalty:
 # --- sanctions (R-P11) ---------------------------------------------------------------------------
 
 
-def _sanctions_for(*, shop: Shop, penalty: Penalty) -> list[Sanction]:
+def sanctions_check(*, shop: Shop, penalty: Penalty) -> list[Sanction]:
     """R-P11: record each threshold of the penalty's class that the year's points now reach, once per
     year (a lifted one may be earned again). The caller holds the shop's lock."""
     if penalty.points <= 0:

@@ -517,3 +517,15 @@ def test_case_queue_query_count_does_not_grow(cast, api, django_assert_max_num_q
         _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get("/api/v1/cases/").json()["count"] == 7
+
+
+def test_the_queue_count_is_capped_so_millions_of_rows_are_never_counted(cast, api, monkeypatch):
+    from core.api import CappedCountPaginator
+
+    for i in range(4):
+        _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)
+    body = api(cast.agent).get("/api/v1/cases/").json()
+    assert body["count"] == 4 and body["count_capped"] is False
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
+    body = api(cast.agent).get("/api/v1/cases/?page_size=2").json()
+    assert body["count"] == 3 and body["count_capped"] is True and len(body["results"]) == 2

@@ -50,3 +50,50 @@ def test_the_in_process_sweeper_fires_due_deadlines():
     sweep_forever(0.01, _OneTick())
     deadline.refresh_from_db()
     assert deadline.status == "fired"
+
+
+def test_a_budgeted_sweep_also_fires_what_falls_due_while_it_runs():
+    """The beat's sweep looks at the clock for every batch (lateness near one interval)."""
+    import time_machine
+
+    from disputes import engine
+
+    first = _due_order()
+    later = _due_order()
+    later.due_at = timezone.now() + dt.timedelta(seconds=5)
+    later.save(update_fields=["due_at"])
+    real_batch = engine.deadlines_sweep_batch
+    calls: list[dt.datetime] = []
+
+    def batch_then_time_passes(*, now, batch_size=None):
+        calls.append(now)
+        result = real_batch(now=now, batch_size=1)
+        traveller.shift(dt.timedelta(seconds=10))  # the sweep took a while
+        return result
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        engine_batch = engine.deadlines_sweep_batch
+        engine.deadlines_sweep_batch = batch_then_time_passes  # type: ignore[assignment]
+        try:
+            fired = engine.enforce_deadlines(time_budget=60)
+        finally:
+            engine.deadlines_sweep_batch = engine_batch  # type: ignore[assignment]
+    assert fired == 2
+    first.refresh_from_db()
+    later.refresh_from_db()
+    assert first.status == later.status == "fired"
+    assert calls[1] > calls[0]  # the second batch saw a later clock
+
+
+def test_the_command_sweeps_up_to_the_moment_it_started():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _due_order()
+    future = _due_order()
+    future.due_at = timezone.now() + dt.timedelta(hours=1)
+    future.save(update_fields=["due_at"])
+    out = StringIO()
+    call_command("enforce_deadlines", stdout=out)
+    assert "fired 1" in out.getvalue()
