@@ -145,12 +145,10 @@ class RefundSerializer(serializers.ModelSerializer):
         return case.pk if case is not None else None
 
 
-class RefundCreateSerializer(serializers.Serializer):
+class OnBehalfSerializer(serializers.Serializer):
+    """A filing on an order the caller can see; agents filing for a buyer name the buyer."""
+
     order = serializers.PrimaryKeyRelatedField(queryset=Order.objects.none())  # scoped to the caller in __init__
-    kind = serializers.ChoiceField(choices=Refund.Kind.choices)
-    reason = serializers.ChoiceField(choices=[(r, r) for r in rulebook.ALL_REFUND_REASONS])
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     buyer = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.filter(groups__name=Role.BUYER),
         required=False,
@@ -161,6 +159,13 @@ class RefundCreateSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         if orders is not None:  # the schema generator instantiates it without: keep the typed none()
             self.fields["order"].queryset = orders  # type: ignore[attr-defined]
+
+
+class RefundCreateSerializer(OnBehalfSerializer):
+    kind = serializers.ChoiceField(choices=Refund.Kind.choices)
+    reason = serializers.ChoiceField(choices=[(r, r) for r in rulebook.ALL_REFUND_REASONS])
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class RefundApproveSerializer(serializers.Serializer):
@@ -309,8 +314,7 @@ class ComplaintSerializer(serializers.ModelSerializer):
         return case.pk if case is not None else None
 
 
-class ComplaintCreateSerializer(serializers.Serializer):
-    order = serializers.PrimaryKeyRelatedField(queryset=Order.objects.none())
+class ComplaintCreateSerializer(OnBehalfSerializer):
     type = serializers.ChoiceField(choices=Complaint.Type.choices)
     severity = serializers.ChoiceField(choices=Complaint.Severity.choices, required=False, allow_blank=True, default="")
     sku = serializers.CharField(required=False, allow_blank=True, default="", max_length=80)
@@ -326,16 +330,6 @@ class ComplaintCreateSerializer(serializers.Serializer):
     contacted_first = serializers.BooleanField(required=False, allow_null=True, default=None)
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
     evidence = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list)
-    buyer = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.filter(groups__name=Role.BUYER),
-        required=False,
-        help_text="agents filing on a buyer's behalf name the buyer",
-    )
-
-    def __init__(self, *args, orders=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if orders is not None:  # the schema generator instantiates it without: keep the typed none()
-            self.fields["order"].queryset = orders  # type: ignore[attr-defined]
 
 
 class StatementSerializer(serializers.Serializer):

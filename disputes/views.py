@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import F, Prefetch, Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
@@ -41,6 +43,22 @@ class TimelineMixin:
         return Response(s.TimelineEventSerializer(events, many=True).data)
 
 
+class DisputeViewMixin:
+    """What every dispute view shares: list pages carry their deadlines in one query; input parsing."""
+
+    request: Any
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)  # type: ignore[misc]
+        deadlines_attach(page if page is not None else [])
+        return page
+
+    def _input(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
 @extend_schema_view(
     list=extend_schema(
         parameters=[
@@ -50,7 +68,9 @@ class TimelineMixin:
         ]
     )
 )
-class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class RefundViewSet(
+    DisputeViewMixin, TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.RefundSerializer
     timeline_subject_kind = "refund"
 
@@ -69,11 +89,6 @@ class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
             qs = qs.filter(shop_id=shop)
         return qs
 
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        deadlines_attach(page if page is not None else [])
-        return page
-
     def _render(self, refund, code=status.HTTP_200_OK):
         return Response(s.RefundSerializer(self.get_queryset().get(pk=refund.pk)).data, status=code)
 
@@ -86,11 +101,6 @@ class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         user = self.request.user
         if not (user.is_superuser or (has_role(user, Role.SELLER) and is_seller_of(user, refund.shop))):
             raise PermissionDenied("only the shop's seller may do this")
-
-    def _input(self, serializer_class):
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     @extend_schema(request=s.RefundCreateSerializer, responses={201: s.RefundSerializer})
     @idempotent
@@ -206,7 +216,9 @@ class RefundViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         ]
     )
 )
-class ComplaintViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ComplaintViewSet(
+    DisputeViewMixin, TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = s.ComplaintSerializer
     timeline_subject_kind = "complaint"
 
@@ -220,11 +232,6 @@ class ComplaintViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveMode
         if (shop := _int(params.get("shop"))) is not None:
             qs = qs.filter(shop_id=shop)
         return qs
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        deadlines_attach(page if page is not None else [])
-        return page
 
     def _render(self, complaint, code=status.HTTP_200_OK):
         return Response(s.ComplaintSerializer(self.get_queryset().get(pk=complaint.pk)).data, status=code)
@@ -292,11 +299,6 @@ class ComplaintViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveMode
         self._side(complaint, complaint.complainant)
         return self._render(services.complaint_withdraw(complaint=complaint, actor=request.user))
 
-    def _input(self, serializer_class):
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
-
 
 PARTY_ACTIONS = {"request_review"}
 
@@ -312,7 +314,9 @@ PARTY_ACTIONS = {"request_review"}
         ]
     )
 )
-class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CaseViewSet(
+    DisputeViewMixin, TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The arbitration queue: overdue first, then the nearest deadline. Platform staff only; the
     parties reach a case only to request a review of its ruling (R-T20)."""
 
@@ -348,16 +352,6 @@ class CaseViewSet(TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixi
         if (shop := _int(params.get("shop"))) is not None:
             qs = qs.filter(shop_id=shop)
         return qs.order_by("-overdue", F("next_due_at").asc(nulls_last=True), "id")
-
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        deadlines_attach(page if page is not None else [])
-        return page
-
-    def _input(self, serializer_class):
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     def _render(self, case, code=status.HTTP_200_OK):
         return Response(s.CaseSerializer(case_list_for(self.request.user).get(pk=case.pk)).data, status=code)
