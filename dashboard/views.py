@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
+from core.api import CappedCountPaginator
 from core.errors import DomainError
 from core.roles import is_arbitrator
 from disputes import services
@@ -120,7 +120,8 @@ def buyer_home(request: HttpRequest) -> HttpResponse:
 
 def _queue_context(request: HttpRequest, *, awaiting_ruling: bool = False) -> dict[str, Any]:
     qs = selectors.case_queue(request.user, params=request.GET, awaiting_ruling=awaiting_ruling)
-    page = Paginator(qs, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    # The queue may hold millions of rows: count at most 10,000 of them (shown as "≥ 10000").
+    page = CappedCountPaginator(qs, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     cases = list(page.object_list)
     attach_case_deadlines(cases)
     params = request.GET.copy()
