@@ -31,6 +31,15 @@ class CappedCountPaginator(Paginator):
     def count(self) -> int:
         return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
 
+    @property
+    def capped(self) -> bool:
+        return self.count > self.CAP
+
+    @property
+    def count_shown(self) -> int:
+        """What a page says: the exact count, or CAP (shown as "≥ CAP") past it."""
+        return min(self.count, self.CAP)
+
 
 class QueuePagination(Pagination):
     """The queues' pagination: `count` is exact up to 10,000; past that `count_capped` is true."""
@@ -39,10 +48,9 @@ class QueuePagination(Pagination):
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
-        count = self.page.paginator.count
-        response.data["count_capped"] = count > CappedCountPaginator.CAP
-        if response.data["count_capped"]:
-            response.data["count"] = CappedCountPaginator.CAP
+        paginator = self.page.paginator
+        response.data["count_capped"] = paginator.capped
+        response.data["count"] = paginator.count_shown
         return response
 
     def get_paginated_response_schema(self, schema):
