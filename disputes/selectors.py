@@ -92,8 +92,8 @@ def parties_of(subject: models.Model) -> dict[str, list]:
     """The people on each side of a refund, complaint or case: {"buyer": [user], "seller": [users]}."""
     from .models import Case
 
-    if isinstance(subject, Case):
-        subject = subject.subject
+    if isinstance(subject, Case):  # a case carries its parties itself: no need to load its subject
+        return {"buyer": [subject.buyer], "seller": [subject.shop.owner, *subject.shop.staff.all()]}
     shop = subject.shop  # type: ignore[attr-defined]
     return {"buyer": [subject.buyer], "seller": [shop.owner, *shop.staff.all()]}  # type: ignore[attr-defined]
 

@@ -162,39 +162,47 @@ def order_pay(*, order: Order, actor, paid_at: dt.datetime | None = None) -> Ord
     return order
 
 
-def _late_shipment(order: Order, deadline: Deadline, *, actor=None) -> Penalty:
-    """R-T01 timed out: penalty R-P01 and its compensation, exactly once (one penalty per deadline)."""
+def order_late_shipment_penalise(*, order: Order, deadline: Deadline, actor=None, source=None) -> Penalty:
+    """A ship clock ran out (R-T01, or R-T21 for an exchange's replacement): penalty R-P01 and its
+    compensation, exactly once (one penalty per deadline). `source` defaults to the order."""
+    rule = deadline.rule
     penalty = penalty_issue(
         shop=order.shop,
         code="r_p01",
-        source=order,
+        source=source if source is not None else order,
         actor=actor,
         order=order,
         beneficiary=order.buyer,
         base_amount=order.total_amount,
         deadline=deadline,
-        note=f"R-T01 ship_by {timezone.localtime(deadline.due_at):%Y-%m-%d %H:%M:%S}",
+        note=(
+            f"R-T01 ship_by {timezone.localtime(deadline.due_at):%Y-%m-%d %H:%M:%S}"
+            if rule == R_T01.id
+            else f"{rule} replacement shipped late"
+        ),
     )
     event_record(
         subject=order,
-        action="order.late_shipment",
+        action="order.late_shipment" if rule == R_T01.id else "order.late_replacement",
         actor=actor,
         from_status=order.status,
         to_status=order.status,
         data={
-            "rule": "R-T01",
+            "rule": rule,
             "deadline": deadline.pk,
             "penalty": penalty.pk,
             "compensation": str(penalty.compensation_amount),
         },
     )
+    what = "发货" if rule == R_T01.id else "发出换货新商品"
     notify(
         users=[order.buyer, *_shop_people(order.shop)],
         kind="order.late_shipment",
-        title=f"订单 {order.pk} 延迟发货 (R-T01)",
+        title=f"订单 {order.pk} 延迟{what} ({rule})",
         body=(
-            f"卖家未在 {timezone.localtime(deadline.due_at):%Y-%m-%d %H:%M} 前发货:扣 {penalty.points} 分,"
-            f"违约金 {penalty.compensation_amount} ({penalty.compensation_form})。买家可申请延迟发货退款。"
+            f"卖家未在 {timezone.localtime(deadline.due_at):%Y-%m-%d %H:%M} 前{what}:扣 {penalty.points} 分,"
+            f"违约金 {penalty.compensation_amount} ({penalty.compensation_form})。"
+            + ("买家可申请延迟发货退款。" if rule == R_T01.id else "")
         ),
         subject=order,
     )
@@ -205,7 +213,7 @@ def order_ship_timeout(*, deadline: Deadline, subject: Order) -> str:
     """R-T01 timeout action (the sweeper holds the order's lock)."""
     if subject.status != S.PAID:
         return f"noop: order is {subject.status}"
-    penalty = _late_shipment(subject, deadline)
+    penalty = order_late_shipment_penalise(order=subject, deadline=deadline)
     return f"penalty {penalty.pk}"
 
 
@@ -241,7 +249,7 @@ def order_ship(*, order: Order, actor, carrier: str, tracking_number: str, picke
         if on_time:
             deadline_cancel(subject=order, kinds=[R_T01.kind], reason="shipped in time")
         else:
-            penalty = _late_shipment(order, ship_deadline, actor=None)
+            penalty = order_late_shipment_penalise(order=order, deadline=ship_deadline)
             deadline_mark_fired(deadline=ship_deadline, by="order.ship", outcome=f"penalty {penalty.pk}")
     elif ship_deadline is not None and on_time:
         # The sweep fired before the seller entered a pick-up that was in time: give it back (R-P12).

@@ -23,6 +23,7 @@ from penalties.models import LedgerMovement, Penalty
 
 from ..engine import deadline_cancel, deadline_schedule, deadlines_pause, deadlines_resume
 from ..models import Case, CaseNote, CaseReview, Complaint, Deadline, EvidenceRequest, Refund
+from ..selectors import parties_of
 
 __all__ = [
     "case_advance_settle",
@@ -75,12 +76,8 @@ def _lock(case: Case) -> tuple[Case, Refund | Complaint, Order]:
     return case, subject, order
 
 
-def _parties(case: Case) -> dict[str, list]:
-    return {BUYER: [case.buyer], SELLER: [case.shop.owner, *case.shop.staff.all()]}
-
-
 def _party_of(user, case: Case) -> str | None:
-    for side, users in _parties(case).items():
+    for side, users in parties_of(case).items():
         if any(u.pk == user.pk for u in users):
             return side
     return None
@@ -234,7 +231,7 @@ def case_request_evidence(
     case_refresh_next_due(case)
     _event(case, "case.evidence_requested", actor, before, {"party": party, "hours": hours, "request": request.pk})
     notify(
-        users=_parties(case)[party],
+        users=parties_of(case)[party],
         kind="case.evidence_requested",
         title=f"平台请你在 {timezone.localtime(deadline.due_at):%m-%d %H:%M} 前提交凭证(案件 {case.pk})",
         body=note,
@@ -517,7 +514,7 @@ def _finish_ruling(
             "effects": effects,
         },
     )
-    people = _parties(case)
+    people = parties_of(case)
     notify(
         users=[*people[BUYER], *people[SELLER]],
         kind="case.ruled",
@@ -783,7 +780,7 @@ def case_review_decide(*, review: CaseReview, actor, decision: str, note: str = 
     case.status = CS.UNDER_REVIEW if case.reviews.filter(status=CaseReview.Status.PENDING).exists() else CS.RULED
     case.save()
     _event(case, "case.review_decided", actor, before, data)
-    people = _parties(case)
+    people = parties_of(case)
     notify(
         users=[*people[BUYER], *people[SELLER]],
         kind="case.review_decided",

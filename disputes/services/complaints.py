@@ -23,8 +23,10 @@ from penalties import services as penalties
 
 from ..engine import deadline_cancel, deadline_schedule
 from ..models import Case, Complaint, Deadline
+from ..selectors import parties_of
 from .cases import case_close_withdrawn, case_open, case_refresh_next_due
 from .citing import evidence_cite
+from .refunds import after_sales_window_check
 
 __all__ = [
     "COMPLAINT_TRANSITIONS",
@@ -77,9 +79,7 @@ def _require(complaint: Complaint, action: str) -> None:
 
 
 def _side_users(complaint: Complaint, side: str) -> list:
-    if side == Complaint.Party.BUYER:
-        return [complaint.buyer]
-    return [complaint.shop.owner, *complaint.shop.staff.all()]
+    return parties_of(complaint)[side]
 
 
 def _is_side(user, complaint: Complaint, side: str) -> bool:
@@ -131,14 +131,7 @@ def _window_check(order: Order, type_: str, now) -> None:
             code="order_not_completed",
             field="type",
         )
-    if order.status == OS.COMPLETED and order.completed_at is not None:
-        closes, _ = compute_due(order.completed_at, T["R-T15"].duration(), T["R-T15"].calendar)
-        if now > closes:
-            raise RuleViolation(
-                f"the after-sales window (R-T15) closed at {timezone.localtime(closes):%Y-%m-%d %H:%M:%S}",
-                code="after_sales_window_closed",
-                field="order",
-            )
+    after_sales_window_check(order, now)
 
 
 def _item_sku(order: Order, sku: str) -> str:

@@ -21,7 +21,7 @@ from core.errors import DomainError, InvalidTransition, RuleViolation
 from core.services import event_record, notify
 from orders.models import Order, Shipment
 from penalties.models import LedgerMovement
-from penalties.services import PLATFORM_FUND, account_buyer, account_shop, ledger_transfer, penalty_issue
+from penalties.services import PLATFORM_FUND, account_buyer, account_shop, ledger_transfer
 
 from ..engine import deadline_cancel, deadline_schedule, deadlines_pause, deadlines_resume
 from ..models import Case, Complaint, Deadline, Refund
@@ -30,6 +30,7 @@ from .citing import evidence_cite
 
 __all__ = [
     "REFUND_TRANSITIONS",
+    "after_sales_window_check",
     "buyer_in_good_standing",
     "refund_after_sales_timeout",
     "refund_answer_timeout",
@@ -144,6 +145,19 @@ def _received_at(order: Order) -> dt.datetime | None:
     return order.signed_at or order.completed_at
 
 
+def after_sales_window_check(order: Order, now: dt.datetime) -> None:
+    """R-T15: refunds and complaints on a completed order are refused 15 days after completion."""
+    if order.status != OS.COMPLETED or order.completed_at is None:
+        return
+    closes, _ = compute_due(order.completed_at, T["R-T15"].duration(), T["R-T15"].calendar)
+    if now > closes:
+        raise RuleViolation(
+            f"the after-sales window (R-T15) closed at {timezone.localtime(closes):%Y-%m-%d %H:%M:%S}",
+            code="after_sales_window_closed",
+            field="order",
+        )
+
+
 def _validate_request(*, order: Order, kind: str, reason: str, amount: Decimal, refund: Refund | None = None) -> str:
     """Check a refund request against §3 and the timers that gate it; return the order's stage.
 
@@ -151,15 +165,7 @@ def _validate_request(*, order: Order, kind: str, reason: str, amount: Decimal, 
     """
     now = refund.created_at if refund is not None else timezone.now()
     stage = refund_stage_of(order)
-    # R-T15: the after-sales window closes 15 days after completion.
-    if order.status == OS.COMPLETED and order.completed_at:
-        closes, _ = compute_due(order.completed_at, T["R-T15"].duration(), T["R-T15"].calendar)
-        if now > closes:
-            raise RuleViolation(
-                f"the after-sales window (R-T15) closed at {timezone.localtime(closes):%Y-%m-%d %H:%M:%S}",
-                code="after_sales_window_closed",
-                field="order",
-            )
+    after_sales_window_check(order, now)
     allowed = rulebook.REFUND_REASONS_BY_STAGE[stage]
     if reason not in allowed:
         raise RuleViolation(
@@ -929,32 +935,10 @@ def refund_intervention_gate(*, deadline: Deadline, subject: Refund) -> str:
 
 
 def _late_replacement(order: Order, deadline: Deadline, *, refund: Refund | None) -> str:
-    source = refund if refund is not None else order
-    penalty = penalty_issue(
-        shop=order.shop,
-        code="r_p01",
-        source=source,
-        actor=None,
-        order=order,
-        beneficiary=order.buyer,
-        base_amount=order.total_amount,
-        deadline=deadline,
-        note="R-T21 replacement shipped late",
-    )
-    event_record(
-        subject=order,
-        action="order.late_replacement",
-        actor=None,
-        from_status=order.status,
-        to_status=order.status,
-        data={"rule": "R-T21", "penalty": penalty.pk},
-    )
-    notify(
-        users=[order.buyer, order.shop.owner],
-        kind="order.late_shipment",
-        title=f"订单 {order.pk} 换货新商品延迟发出 (R-T21)",
-        subject=order,
-    )
+    """R-T21: a late replacement is a late shipment, as R-T01 (orders' one penalty path)."""
+    from orders.services import order_late_shipment_penalise
+
+    penalty = order_late_shipment_penalise(order=order, deadline=deadline, source=refund)
     return f"penalty {penalty.pk}"
 
 

@@ -266,9 +266,7 @@ def test_idempotency_key_on_report(cast, api):
     assert changed.status_code == 422
 
 
-# serialized_rollback: a plain transactional flush here re-creates content types, which breaks the
-# dashboard e2e tests (serialized_rollback=True) that run after this file in a serial run.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_agents_paying_at_once_record_one_payment(cast):
     order = OrderFactory(shop=cast.shop, buyer=cast.buyer, created_at=T0)
     claim = services.logistics_claim_report(
