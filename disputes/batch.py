@@ -26,12 +26,13 @@ from core.models import Event, EventChain, Notification
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_window
-from penalties.services import compensation_for
-from penalties.services import sanctions_check as penalty_sanctions  # R-P11's one definition
+from penalties.services import compensation_for, sanction_terms, sanction_thresholds_reached
 
+from .engine import DEFERRED, BatchOutcome, deadline_fields
 from .models import Deadline
 
 R_P01 = rulebook.PENALTIES["R-P01"]
+R_P11_END = rulebook.timer("R-P11")
 
 # --- audit events and notifications, many at once ------------------------------------------------
 
@@ -90,14 +91,28 @@ def insert_rows(model, rows: Sequence[dict[str, Any]]) -> list[int]:
         return [r[0] for r in cursor.fetchall()]
 
 
-def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> list[int]:
+_FRESH_HEADS_SQL = """
+INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
+SELECT %s, v.sid, v.length, v.prev_hash, v.head_hash
+FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) AS v(sid, length, prev_hash, head_hash)
+"""
+
+
+def events_record_many(
+    *, events: Sequence[dict[str, Any]], at: dt.datetime, fresh_kinds: Iterable[str] = ()
+) -> list[int]:
     """Write system events (`subject_kind`, `subject_id`, `action`, `from_status`, `to_status`,
     `data`), each appended to its subject's hash chain exactly as core.services.event_record does
     (same content hash, same link): three statements per subject kind, one insert for all events.
 
+    Subjects of `fresh_kinds` were created in this very transaction (a batch's penalties and
+    sanctions): their chains start here, so their heads are inserted with their final values in one
+    statement (a head that exists already fails the insert, and the batch with it).
+
     The chain heads are locked in ascending subject id, after the subjects themselves (the engine's
     lock order), so a batch never waits in a cycle with another batch or a per-row writer."""
     table = EventChain._meta.db_table
+    fresh = set(fresh_kinds)
     rows: list[dict[str, Any]] = []
     by_kind: dict[str, list[int]] = defaultdict(list)
     for e in events:
@@ -106,6 +121,9 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> 
     with connection.cursor() as cursor:
         for kind, ids in by_kind.items():
             unique = sorted(set(ids))
+            if kind in fresh:
+                heads.update({(kind, subject_id): [None, 0, "", chain.GENESIS] for subject_id in unique})
+                continue
             cursor.execute(_CHAIN_HEADS_SQL.format(table=table), [kind, chain.GENESIS, unique])
             cursor.execute(_CHAIN_LOCK_SQL.format(table=table), [kind, unique])
             for head_id, subject_id, length, head_hash in cursor.fetchall():
@@ -127,11 +145,29 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime) -> 
             link = chain.link_hash(prev_hash, seq, chain.content_hash(actor_id=None, **fields))
             head[1], head[2], head[3] = seq, prev_hash, link
             rows.append({**fields, "actor_id": None, "seq": seq, "prev_hash": prev_hash, "hash": link})
-        values = list(heads.values())
-        cursor.execute(
-            _CHAIN_ADVANCE_SQL.format(table=table),
-            [[v[0] for v in values], [v[1] for v in values], [v[2] for v in values], [v[3] for v in values]],
-        )
+        advanced = [v for (kind, _), v in heads.items() if kind not in fresh]
+        if advanced:
+            cursor.execute(
+                _CHAIN_ADVANCE_SQL.format(table=table),
+                [
+                    [v[0] for v in advanced],
+                    [v[1] for v in advanced],
+                    [v[2] for v in advanced],
+                    [v[3] for v in advanced],
+                ],
+            )
+        for kind in fresh & set(by_kind):
+            started = [(sid, v) for (k, sid), v in heads.items() if k == kind]
+            cursor.execute(
+                _FRESH_HEADS_SQL.format(table=table),
+                [
+                    kind,
+                    [sid for sid, _ in started],
+                    [v[1] for _, v in started],
+                    [v[2] for _, v in started],
+                    [v[3] for _, v in started],
+                ],
+            )
     return insert_rows(Event, rows)
 
 
@@ -163,15 +199,16 @@ def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str,
 # --- R-P11: where in a batch a shop crosses a sanction threshold -----------------------------------
 
 
-def sanction_cuts(*, points: Sequence[tuple[int, int]], point_class: str, at: dt.datetime) -> set[int]:
-    """The positions in a batch's penalties (`(shop_id, points)` each, in firing order) after which
-    penalties.services would impose an R-P11 sanction: where the shop's points of the year first
-    reach a threshold with no sanction (not lifted) yet. Two queries for the whole batch; the batch
-    writes its penalties up to each such position, then lets penalties.services record the sanction
-    against that very penalty, with the points it would have seen firing row by row."""
+def sanctions_due(
+    *, points: Sequence[tuple[int, int]], point_class: str, at: dt.datetime
+) -> list[tuple[int, int, str, int | None, int]]:
+    """R-P11 for a batch's penalties (`(shop_id, points)` each, in firing order): where firing them one
+    by one would impose a sanction, as `(position, threshold, kind, days, points then)`. Two queries
+    for the whole batch; the thresholds come from penalties.services.sanction_thresholds_reached, the
+    rule's one definition, applied to each shop's running sum of the year's points."""
     shops = sorted({shop_id for shop_id, p in points if p > 0})
     if not shops:
-        return set()
+        return []
     year = natural_year(at)
     current = dict(
         Penalty.objects.filter(shop_id__in=shops, point_class=point_class, status=Penalty.Status.ACTIVE)
@@ -180,38 +217,87 @@ def sanction_cuts(*, points: Sequence[tuple[int, int]], point_class: str, at: dt
         .annotate(s=Sum("points"))
         .values_list("shop_id", "s")
     )
-    imposed = set(
+    imposed: dict[int, set[int]] = defaultdict(set)
+    for shop_id, threshold in (
         Sanction.objects.filter(shop_id__in=shops, point_class=point_class, year=year)
         .exclude(status=Sanction.Status.LIFTED)
         .values_list("shop_id", "threshold")
-    )
-    thresholds = [t for t, _, _ in rulebook.sanction_thresholds(point_class)]
+    ):
+        imposed[shop_id].add(threshold)
     running = {shop_id: int(current.get(shop_id) or 0) for shop_id in shops}
-    cuts = set()
+    due = []
     for i, (shop_id, p) in enumerate(points):
         if p <= 0:  # as sanctions_check: a penalty without points imposes nothing
             continue
         running[shop_id] += p
-        reached = [t for t in thresholds if t <= running[shop_id] and (shop_id, t) not in imposed]
-        if reached:
-            cuts.add(i)
-            imposed.update((shop_id, t) for t in reached)
-    return cuts
+        for threshold, kind, days in sanction_thresholds_reached(
+            point_class=point_class, points=running[shop_id], imposed=imposed[shop_id]
+        ):
+            due.append((i, threshold, kind, days, running[shop_id]))
+            imposed[shop_id].add(threshold)
+    return due
+
+
+def sanctions_impose_many(
+    *, due: Sequence[tuple[int, int, str, int | None, int]], penalties: Sequence[dict[str, Any]], owners: dict
+) -> tuple[list[dict[str, Any]], list]:
+    """Write the sanctions `sanctions_due` found (one insert, and one for their end deadlines) with
+    the terms of penalties.services.sanction_terms; return their audit events and notices for the
+    batch's own event and notification inserts."""
+    terms = []
+    for i, threshold, kind, days, points in due:
+        p = penalties[i]
+        crossing = Penalty(pk=p["id"], point_class=p["point_class"], issued_at=p["issued_at"])
+        terms.append(
+            sanction_terms(
+                shop_id=p["shop_id"],
+                penalty=crossing,
+                threshold=threshold,
+                kind=kind,
+                days=days,
+                points=points,
+                year=natural_year(p["issued_at"]),
+            )
+        )
+    ids = insert_rows(Sanction, [t["sanction"] for t in terms])
+    insert_rows(
+        Deadline,
+        [
+            deadline_fields(subject_kind="sanction", subject_id=pk, rule_id=R_P11_END.id, **t["end"])
+            for t, pk in zip(terms, ids, strict=True)
+            if t["end"] is not None
+        ],
+    )
+    events = [
+        {
+            "subject_kind": "sanction",
+            "subject_id": pk,
+            "action": "sanction.imposed",
+            "to_status": t["sanction"]["status"],
+            "data": t["event"],
+        }
+        for t, pk in zip(terms, ids, strict=True)
+    ]
+    messages = [
+        ([owners[t["sanction"]["shop_id"]]], "sanction.imposed", t["title"], t["body"], "sanction", pk)
+        for t, pk in zip(terms, ids, strict=True)
+    ]
+    return events, messages
 
 
 # --- R-T01 -----------------------------------------------------------------------------------------
 
 
-def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[int, Order]) -> dict[int, str | None]:
+def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[int, Order]) -> dict[int, BatchOutcome]:
     """R-T01 timed out for many orders: what orders.services.order_ship_timeout does for one (penalty
     R-P01 via the rules of penalties.services, its compensation as a ledger movement, the penalty's and
     the order's audit events, the notification), in about fifteen statements for the whole batch.
 
     The engine holds the orders' and the deadlines' locks. Shops are locked here, ascending, as
     penalty_issue locks its shop (order, then shop); sanctions (R-P11) are checked for all shops of
-    the batch at once (sanction_cuts) and imposed by penalties.services where a shop crosses."""
+    the batch at once (sanctions_due) and written with the terms of penalties.services (sanction_terms)."""
     now = timezone.now()
-    outcomes: dict[int, str | None] = {}
+    outcomes: dict[int, BatchOutcome] = {}
     due = []
     for d in deadlines:
         order = subjects[d.subject_id]
@@ -221,12 +307,18 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
             due.append((d, order))
     if not due:
         return outcomes
-    shops = {
-        s.pk: s
-        for s in Shop.objects.select_for_update(of=("self",))
-        .filter(pk__in=sorted({o.shop_id for _, o in due}))
-        .order_by("pk")
-    }
+    # The shops are locked as penalty_issue locks them (R-P11 reads their points under that lock), but
+    # without waiting: a row whose shop another sweeper's batch holds is deferred to the next claim, so
+    # concurrent sweepers fire disjoint shops side by side. Only when every shop is held does the
+    # batch wait for them (ascending, as every writer does), so a sweep always moves on.
+    wanted = sorted({o.shop_id for _, o in due})
+    locking = Shop.objects.select_for_update(of=("self",)).filter(pk__in=wanted).order_by("pk")
+    shops = {s.pk: s for s in locking.select_for_update(of=("self",), skip_locked=True)} or {s.pk: s for s in locking}
+    if len(shops) < len(wanted):
+        for d, order in due:
+            if order.shop_id not in shops:
+                outcomes[d.pk] = DEFERRED
+        due = [(d, order) for d, order in due if order.shop_id in shops]
     staff: dict[int, list[int]] = defaultdict(list)  # the shop's people: owner and staff (_shop_people)
     for shop_id, user_id in (
         Shop.staff.through.objects.filter(shop_id__in=list(shops)).order_by("id").values_list("shop_id", "user_id")
@@ -255,22 +347,17 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
                 "note": f"R-T01 ship_by {timezone.localtime(d.due_at):%Y-%m-%d %H:%M:%S}"[:300],
             }
         )
+    # R-P11, read before the batch's own penalties are written: where each shop crosses a threshold.
+    crossings = sanctions_due(
+        points=[(p["shop_id"], p["points"]) for p in penalties], point_class=R_P01.point_class, at=now
+    )
     # A penalty per deadline is unique in the database: a second firing fails here, whole.
-    # R-P11: written in segments ending where a shop reaches a threshold, so that penalties.services
-    # records each sanction against the very penalty that crossed, with the points it saw then.
-    cuts = sanction_cuts(points=[(p["shop_id"], p["points"]) for p in penalties], point_class=R_P01.point_class, at=now)
-    ids: list[int] = []
-    start = 0
-    for end in [*sorted(cuts), len(penalties) - 1]:
-        if end < start:
-            continue
-        ids += insert_rows(Penalty, penalties[start : end + 1])
-        if end in cuts:
-            crossing = Penalty(pk=ids[end], **penalties[end])
-            penalty_sanctions(shop=shops[crossing.shop_id], penalty=crossing)
-        start = end + 1
-    for p, pk in zip(penalties, ids, strict=True):
+    for p, pk in zip(penalties, insert_rows(Penalty, penalties), strict=True):
         p["id"] = pk
+    # Each sanction against the very penalty that crossed, with the points it saw then.
+    events, messages = sanctions_impose_many(
+        due=crossings, penalties=penalties, owners={pk: shop.owner_id for pk, shop in shops.items()}
+    )
 
     # R-P13: compensation is a ledger movement of two entries that sum to zero.
     moved = [p for p in penalties if p["compensation_amount"] > 0]
@@ -303,8 +390,6 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         ],
     )
 
-    events: list[dict[str, Any]] = []
-    messages = []
     for (d, order), p in zip(due, penalties, strict=True):
         shop = shops[order.shop_id]
         events.append(
@@ -353,6 +438,6 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
             )
         )
         outcomes[d.pk] = f"penalty {p['id']}"
-    events_record_many(events=events, at=now)
+    events_record_many(events=events, at=now, fresh_kinds=("penalty", "sanction"))
     notifications_many(messages=messages)
     return outcomes

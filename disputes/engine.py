@@ -17,7 +17,9 @@ then the deadlines (ascending id, status checked again), the action's effects wr
 statements, and one UPDATE marking them fired, guarded by `status = 'pending'`. If the batch raises,
 it rolls back whole and its rows go through the per-row path above, which stays the reference: one
 bad row never blocks the rest, and it records its own error. A batch action may also hand single
-rows back to the per-row path (e.g. a shop crossing a sanction threshold, R-P11).
+rows back to the per-row path, or defer rows whose shop another sweeper holds (`DEFERRED`: their
+lease is released, so the next claim takes them again; two sweepers thus work on disjoint shops
+instead of waiting on each other).
 """
 
 from __future__ import annotations
@@ -69,6 +71,44 @@ def _subject_filter(subjects: Iterable[models.Model]) -> Q:
 # --- scheduling ---------------------------------------------------------------------------------
 
 
+def deadline_fields(
+    *,
+    subject_kind: str,
+    subject_id: int,
+    rule_id: str,
+    start: dt.datetime,
+    variant: str | None = None,
+    due_at: dt.datetime | None = None,
+    amount: int | None = None,
+    unit: str | None = None,
+    note: str = "",
+    kind: str | None = None,
+) -> dict:
+    """The columns of the deadline `deadline_schedule` writes (also for writers of many at once).
+
+    By default the due time is the rulebook's duration in its calendar; a caller with a different
+    basis (a presale date, a shop's promise) passes `due_at` or `amount`/`unit` and says so in `note`.
+    """
+    timer = rulebook.timer(rule_id)
+    if amount is None:
+        amount = timer.duration(variant)
+    unit = unit or timer.calendar.value
+    if due_at is None:
+        due_at, calendar_note = compute_due(start, amount, unit)
+        note = "; ".join(n for n in (note, calendar_note) if n)
+    return {
+        "subject_kind": subject_kind,
+        "subject_id": subject_id,
+        "rule": timer.id,
+        "kind": kind or timer.kind,
+        "started_at": start,
+        "due_at": due_at,
+        "duration_amount": amount,
+        "duration_unit": unit,
+        "note": note[:200],
+    }
+
+
 def deadline_schedule(
     *,
     subject: models.Model,
@@ -81,28 +121,20 @@ def deadline_schedule(
     note: str = "",
     kind: str | None = None,
 ) -> Deadline:
-    """Start the clock of rule `rule_id` on `subject` at `start`.
-
-    By default the due time is the rulebook's duration in its calendar; a caller with a different
-    basis (a presale date, a shop's promise) passes `due_at` or `amount`/`unit` and says so in `note`.
-    """
-    timer = rulebook.timer(rule_id)
-    if amount is None:
-        amount = timer.duration(variant)
-    unit = unit or timer.calendar.value
-    if due_at is None:
-        due_at, calendar_note = compute_due(start, amount, unit)
-        note = "; ".join(n for n in (note, calendar_note) if n)
+    """Start the clock of rule `rule_id` on `subject` at `start` (see deadline_fields)."""
     return Deadline.objects.create(
-        subject_kind=subject_kind_of(subject),
-        subject_id=subject.pk,
-        rule=timer.id,
-        kind=kind or timer.kind,
-        started_at=start,
-        due_at=due_at,
-        duration_amount=amount,
-        duration_unit=unit,
-        note=note[:200],
+        **deadline_fields(
+            subject_kind=subject_kind_of(subject),
+            subject_id=subject.pk,
+            rule_id=rule_id,
+            start=start,
+            variant=variant,
+            due_at=due_at,
+            amount=amount,
+            unit=unit,
+            note=note,
+            kind=kind,
+        )
     )
 
 
@@ -241,6 +273,7 @@ class SweepResult:
     fired: int = 0
     failed: int = 0
     batched: int = 0  # of `fired`, how many fired in a set-based batch
+    deferred: int = 0  # claimed, released for the next claim by a batch action
 
 
 @dataclass
@@ -248,6 +281,7 @@ class BatchFired:
     fired: int = 0  # marked fired by the batch
     done: int = 0  # fired, or found cancelled / no longer pending: nothing more to do
     rest: list[int] = field(default_factory=list)  # for the per-row path
+    deferred: int = 0  # released for the next claim (another sweeper held what they need)
 
 
 # `status = 'pending'` guards the mark: a row another path fired in between is never fired twice
@@ -260,16 +294,36 @@ WHERE d.id = v.id AND d.status = 'pending'
 """
 
 
+class _Deferred:
+    """A batch action's outcome for a row it cannot take now because another sweeper holds what the
+    row needs (a shop's lock, R-P11): the row's lease is released and the next claim takes it again."""
+
+    def __repr__(self) -> str:
+        return "DEFERRED"
+
+
+DEFERRED = _Deferred()
+BatchOutcome = str | None | _Deferred
+
+
 def deadlines_fire_batch(*, rule_id: str, deadline_ids: Sequence[int], by: str = "sweep") -> BatchFired:
     """Fire the claimed deadlines of one rule (and one subject kind) together, in one transaction,
     through the rule's `batch_action`. The rows it leaves (handed back, or all of them when the batch
-    raised) are returned in `rest` for the per-row path, which is the reference for correctness."""
+    raised) are returned in `rest` for the per-row path, which is the reference for correctness.
+
+    With `DEADLINE_SWEEP_ASYNC_COMMIT` (default on) the batch's own transaction commits without
+    waiting for its WAL flush: the sweep has no effect outside its transaction, so a commit lost in a
+    crash loses the firing and its `fired` mark together, and the lease fires it again — never twice."""
     timer = rulebook.timer(rule_id)
     if not timer.batch_action or connection.vendor != "postgresql" or not deadline_ids:
         return BatchFired(rest=list(deadline_ids))
     batch_action = import_string(timer.batch_action)
+    own_transaction = not connection.in_atomic_block
     try:
         with transaction.atomic():
+            if own_transaction and settings.DEADLINE_SWEEP_ASYNC_COMMIT:
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL synchronous_commit = off")
             return _fire_batch(timer=timer, batch_action=batch_action, deadline_ids=deadline_ids, by=by)
     except Exception as exc:  # the per-row path fires the good rows and records the bad one's error
         logger.warning("batch of %s %s deadlines failed, firing row by row: %s", len(deadline_ids), rule_id, exc)
@@ -310,9 +364,13 @@ def _fire_batch(*, timer, batch_action, deadline_ids: Sequence[int], by: str) ->
     live = [d for d in live if d.subject_id in subjects]
     if not live:
         return result
-    outcomes: dict[int, str | None] = batch_action(deadlines=live, subjects=subjects)
-    fired = [(d.pk, (outcomes.get(d.pk) or "")[:200]) for d in live if outcomes.get(d.pk) is not None]
+    outcomes: dict[int, BatchOutcome] = batch_action(deadlines=live, subjects=subjects)
+    fired = [(d.pk, outcome[:200]) for d in live if isinstance(outcome := outcomes.get(d.pk), str)]
     result.rest = [d.pk for d in live if outcomes.get(d.pk) is None]
+    deferred = [d.pk for d in live if outcomes.get(d.pk) is DEFERRED]
+    if deferred:
+        Deadline.objects.filter(id__in=deferred).update(not_before=None)
+        result.deferred = len(deferred)
     if fired:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -356,6 +414,7 @@ def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) ->
         batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids)
         result.fired += batch.fired
         result.batched += batch.fired
+        result.deferred += batch.deferred
         singles.extend(batch.rest)
     for deadline_id in singles:
         _fire_one(deadline_id, result)

@@ -483,6 +483,51 @@ def penalty_revoke(*, penalty: Penalty, actor, reason: str) -> Penalty:
 # --- sanctions (R-P11) ---------------------------------------------------------------------------
 
 
+def sanction_thresholds_reached(
+    *, point_class: str, points: int, imposed: set[int]
+) -> list[tuple[int, str, int | None]]:
+    """R-P11: the thresholds `(points, kind, days)` of `point_class` that `points` reach and that are
+    not in `imposed` (the thresholds already imposed, not lifted, this year). The one definition of
+    when a sanction is earned, for the per-row check below and the sweeper's batches."""
+    return [t for t in rulebook.sanction_thresholds(point_class) if points >= t[0] and t[0] not in imposed]
+
+
+def sanction_terms(
+    *, shop_id: int, penalty: Penalty, threshold: int, kind: str, days: int | None, points: int, year: int
+) -> dict:
+    """What imposing one R-P11 sanction writes, as plain values: the sanction's fields, its end
+    deadline's (rule R-P11, or None), its audit event's data and its notice to the shop's owner."""
+    starts_at = penalty.issued_at
+    ends_at = starts_at + dt.timedelta(days=days) if days else None
+    return {
+        "sanction": {
+            "shop_id": shop_id,
+            "point_class": penalty.point_class,
+            "threshold": threshold,
+            "year": year,
+            "kind": kind,
+            "days": days,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "status": Sanction.Status.ACTIVE,
+            "penalty_id": penalty.pk,
+        },
+        "end": {"start": starts_at, "due_at": ends_at, "amount": days, "unit": "days"} if ends_at else None,
+        "event": {
+            "rule": "R-P11",
+            "kind": kind,
+            "point_class": penalty.point_class,
+            "threshold": threshold,
+            "points": points,
+            "year": year,
+            "penalty": penalty.pk,
+            "ends_at": timezone.localtime(ends_at).isoformat() if ends_at else None,
+        },
+        "title": f"{penalty.point_class} 类扣分累计 {points} 分,达到 {threshold} 分节点:{kind} (R-P11)",
+        "body": f"至 {timezone.localtime(ends_at):%Y-%m-%d %H:%M}" if ends_at else "直至平台审核解除",
+    }
+
+
 def sanctions_check(*, shop: Shop, penalty: Penalty) -> list[Sanction]:
     """R-P11: record each threshold of the penalty's class that the year's points now reach, once per
     year (a lifted one may be earned again). The caller holds the shop's lock."""
@@ -490,57 +535,27 @@ def sanctions_check(*, shop: Shop, penalty: Penalty) -> list[Sanction]:
         return []
     year = natural_year(penalty.issued_at)
     points = shop_points(shop=shop, point_class=penalty.point_class, year=year)
+    if not sanction_thresholds_reached(point_class=penalty.point_class, points=points, imposed=set()):
+        return []
+    imposed_thresholds = set(
+        Sanction.objects.filter(shop=shop, point_class=penalty.point_class, year=year)
+        .exclude(status=Sanction.Status.LIFTED)
+        .values_list("threshold", flat=True)
+    )
     imposed = []
-    for threshold, kind, days in rulebook.sanction_thresholds(penalty.point_class):
-        if points < threshold:
-            continue
-        exists = (
-            Sanction.objects.filter(shop=shop, point_class=penalty.point_class, threshold=threshold, year=year)
-            .exclude(status=Sanction.Status.LIFTED)
-            .exists()
+    for threshold, kind, days in sanction_thresholds_reached(
+        point_class=penalty.point_class, points=points, imposed=imposed_thresholds
+    ):
+        terms = sanction_terms(
+            shop_id=shop.pk, penalty=penalty, threshold=threshold, kind=kind, days=days, points=points, year=year
         )
-        if exists:
-            continue
-        starts_at = penalty.issued_at
-        ends_at = starts_at + dt.timedelta(days=days) if days else None
-        sanction = Sanction.objects.create(
-            shop=shop,
-            point_class=penalty.point_class,
-            threshold=threshold,
-            year=year,
-            kind=kind,
-            days=days,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            penalty=penalty,
-        )
-        if ends_at is not None:
-            deadline_schedule(
-                subject=sanction, rule_id=R_P11_END.id, start=starts_at, due_at=ends_at, amount=days, unit="days"
-            )
+        sanction = Sanction.objects.create(**terms["sanction"])
+        if terms["end"] is not None:
+            deadline_schedule(subject=sanction, rule_id=R_P11_END.id, **terms["end"])
         event_record(
-            subject=sanction,
-            action="sanction.imposed",
-            actor=None,
-            to_status=sanction.status,
-            data={
-                "rule": "R-P11",
-                "kind": kind,
-                "point_class": penalty.point_class,
-                "threshold": threshold,
-                "points": points,
-                "year": year,
-                "penalty": penalty.pk,
-                "ends_at": timezone.localtime(ends_at).isoformat() if ends_at else None,
-            },
+            subject=sanction, action="sanction.imposed", actor=None, to_status=sanction.status, data=terms["event"]
         )
-        notify(
-            users=[shop.owner],
-            kind="sanction.imposed",
-            title=f"{penalty.point_class} 类扣分累计 {points} 分,达到 {threshold} 分节点:{kind} (R-P11)",
-            body=f"至 {timezone.localtime(ends_at):%Y-%m-%d %H:%M}" if ends_at else "直至平台审核解除",
-            subject=sanction,
-        )
+        notify(users=[shop.owner], kind="sanction.imposed", title=terms["title"], body=terms["body"], subject=sanction)
         imposed.append(sanction)
     return imposed
 

@@ -195,6 +195,9 @@ DEADLINE_SWEEP_INTERVAL_SECONDS = env.int("DEADLINE_SWEEP_INTERVAL_SECONDS", def
 DEADLINE_BATCH_SIZE = env.int("DEADLINE_BATCH_SIZE", default=200)
 DEADLINE_RETRY_BACKOFF_SECONDS = env.int("DEADLINE_RETRY_BACKOFF_SECONDS", default=60)
 DEADLINE_SWEEP_TIME_BUDGET_SECONDS = env.int("DEADLINE_SWEEP_TIME_BUDGET_SECONDS", default=25)
+# A sweep batch commits without waiting for its WAL flush (disputes.engine.deadlines_fire_batch says
+# why exactly-once holds); off makes every batch commit synchronously (docs/DECISIONS.md).
+DEADLINE_SWEEP_ASYNC_COMMIT = env.bool("DEADLINE_SWEEP_ASYNC_COMMIT", default=True)
 
 CELERY_BEAT_SCHEDULE = {
     "enforce-deadlines": {

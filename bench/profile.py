@@ -1,0 +1,91 @@
+"""Profile one rule's sweep in process, on the loaded bench database (a tool for work on bench 1).
+
+    .venv/bin/python -m bench.profile R-T01 10000          # rate, statements, SQL vs Python time
+    .venv/bin/python -m bench.profile R-T01 10000 --cprofile   # and the top functions by own time
+    .venv/bin/python -m bench.profile R-T01 20000 --workers 2  # the rate of N spawned sweepers
+
+Makes `n` deadlines of the rule due on the first `n` orders (paid again first), sweeps them with
+`disputes.engine.enforce_deadlines` in this process, and splits the wall time into the time spent
+waiting for PostgreSQL (every statement, timed by an execute wrapper) and the rest (Python).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import time
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+KINDS = {"R-T01": "r_t01_ship", "X-B01": "x_b01_bench_minimal"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("rule")
+    parser.add_argument("n", type=int)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument("--workers", type=int, default=0, help="sweep with N spawned workers instead (rate only)")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from bench import minimal, sweep
+    from disputes import engine
+    from orders.models import Order
+
+    minimal.register()
+    o0 = Order.objects.order_by("id").values_list("id", flat=True).first()
+    span = (o0, o0 + args.n)
+    sweep.reset_orders(span)
+    if args.workers:
+        fired, seconds, _ = sweep.sweep(rule=args.rule, kind=KINDS[args.rule], orders=span, workers=args.workers)
+        print(f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, {args.workers} workers")
+        return
+    sweep.make_due(rule=args.rule, kind=KINDS[args.rule], order_ids=span)
+
+    sql = {"n": 0, "s": 0.0}
+    by_statement: dict[str, list] = {}
+
+    def timed(execute, query, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(query, params, many, context)
+        finally:
+            spent = time.perf_counter() - t
+            sql["n"] += 1
+            sql["s"] += spent
+            key = " ".join(query.split())[:110]
+            row = by_statement.setdefault(key, [0, 0.0])
+            row[0] += 1
+            row[1] += spent
+
+    prof = cProfile.Profile() if args.cprofile else None
+    with connection.execute_wrapper(timed):
+        started = time.perf_counter()
+        if prof:
+            prof.enable()
+        fired = engine.enforce_deadlines(batch_size=args.batch)
+        if prof:
+            prof.disable()
+        seconds = time.perf_counter() - started
+    print(
+        f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, 1 process; "
+        f"{sql['n']:,} statements ({sql['n'] / max(fired, 1):.3f} per firing), "
+        f"SQL {sql['s']:.2f} s ({sql['s'] / seconds:.0%}), Python {seconds - sql['s']:.2f} s"
+    )
+    for key, (n, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
+        print(f"  {spent:6.2f} s {n:5d}x  {key}")
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+
+
+if __name__ == "__main__":
+    main()
