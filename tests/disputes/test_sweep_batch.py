@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from core import chain
 from core.models import Event, Notification
 from core.services import event_record
 from disputes import engine
 from disputes.models import Deadline
-from orders.models import Order
+from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from tests.factories import ShopFactory, UserFactory
 
@@ -293,3 +294,87 @@ def test_two_batch_sweepers_and_a_per_row_firer_fire_each_of_1200_deadlines_exac
         pk__in=Deadline.objects.filter(id__in=ids[:50]).values("subject_id")
     ).values_list("pk", flat=True):
         assert chain.chain_verify(subject_kind="order", subject_id=order_id) is None
+
+
+class _ShopHolder:
+    """Another transaction holding a shop's row lock (an arbitrator's penalty, another sweeper)."""
+
+    def __init__(self, shop):
+        self.shop, self.locked, self.release = shop, threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold)
+
+    def _hold(self):
+        try:
+            with transaction.atomic():
+                list(Shop.objects.select_for_update().filter(pk=self.shop.pk))
+                self.locked.set()
+                self.release.wait(30)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.locked.wait(30)
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.thread.join(30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_whose_shop_another_transaction_holds_are_deferred_not_waited_for():
+    held_shop, free_shop = _shop(), _shop()
+    buyers = [UserFactory(roles=["buyer"])]
+    due = timezone.now() - dt.timedelta(seconds=1)
+    held = _orders_with_due_ship_deadlines(held_shop, buyers, due_at=due, amounts=[Decimal("50.00")] * 2)
+    free = _orders_with_due_ship_deadlines(free_shop, buyers, due_at=due, amounts=[Decimal("50.00")] * 2)
+
+    with _ShopHolder(held_shop):
+        result = engine.deadlines_sweep_batch(now=timezone.now())
+        assert (result.claimed, result.fired, result.deferred, result.failed) == (4, 2, 2, 0)
+        rows = {d.pk: d for d in Deadline.objects.filter(id__in=[d.pk for d in [*held, *free]])}
+        assert {rows[d.pk].status for d in free} == {"fired"}
+        # Deferred: still pending, lease released so the next claim takes them at once, no error.
+        assert [(rows[d.pk].status, rows[d.pk].not_before, rows[d.pk].attempts) for d in held] == [
+            ("pending", None, 0)
+        ] * 2
+        assert not Penalty.objects.filter(shop=held_shop).exists()
+
+    assert engine.enforce_deadlines() == 2
+    assert Penalty.objects.filter(shop=held_shop, code="r_p01").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_every_shop_is_held_waits_for_them_instead_of_spinning():
+    shop = _shop()
+    deadlines = _orders_with_due_ship_deadlines(
+        shop, [UserFactory(roles=["buyer"])], due_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    fired: list[int] = []
+
+    def sweep():
+        try:
+            fired.append(engine.enforce_deadlines())
+        finally:
+            connection.close()
+
+    with _ShopHolder(shop) as holder:
+        sweeper = threading.Thread(target=sweep)
+        sweeper.start()
+        # The sweeper's backend ends up waiting on the shop's lock (not looping on deferrals).
+        for _ in range(600):
+            with connection.cursor() as c:
+                c.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                if c.fetchone()[0]:
+                    break
+            holder.locked.wait(0.05)
+        else:
+            pytest.fail("the sweeper never waited for the shop's lock")
+        assert sweeper.is_alive()
+    sweeper.join(30)
+    assert fired == [len(deadlines)]
+    assert Deadline.objects.filter(id__in=[d.pk for d in deadlines], status="fired").count() == len(deadlines)
