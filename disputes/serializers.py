@@ -10,6 +10,7 @@ from core.roles import Role
 from orders.models import Order
 
 from .models import Case, CaseNote, CaseReview, Complaint, Deadline, EvidenceRequest, Refund
+from .representation import deadlines_data
 from .selectors import deadlines_of
 
 User = get_user_model()
@@ -137,7 +138,7 @@ class RefundSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DeadlineSerializer(many=True))
     def get_deadlines(self, obj: Refund):
-        return DeadlineSerializer(deadlines_of(obj), many=True).data
+        return deadlines_data(deadlines_of(obj))
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_case(self, obj: Refund) -> int | None:
@@ -244,7 +245,7 @@ class CaseSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DeadlineSerializer(many=True))
     def get_deadlines(self, obj: Case):
-        return DeadlineSerializer(deadlines_of(obj), many=True).data
+        return deadlines_data(deadlines_of(obj))
 
 
 class CaseDetailSerializer(CaseSerializer):
@@ -306,7 +307,7 @@ class ComplaintSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(DeadlineSerializer(many=True))
     def get_deadlines(self, obj: Complaint):
-        return DeadlineSerializer(deadlines_of(obj), many=True).data
+        return deadlines_data(deadlines_of(obj))
 
     @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_case(self, obj: Complaint) -> int | None:

@@ -130,13 +130,22 @@ def refund_stage_of(order: Order) -> str:
     raise DomainError(f"no refund on an order in status '{order.status}'", code="order_not_refundable")
 
 
-def _refundable_amount(order: Order, *, excluding: Refund | None = None) -> Decimal:
-    """R-F04: what was paid minus what is refunded or claimed in other open refunds."""
-    refunds = order.refunds.exclude(status__in=[S.CLOSED, S.EXCHANGED])
-    if excluding is not None:
-        refunds = refunds.exclude(pk=excluding.pk)
+def _claiming_refunds(order: Order) -> list[Refund]:
+    """The order's refunds that count against R-F04 (neither closed nor exchanged): the refunded and
+    the open ones."""
+    return list(order.refunds.exclude(status__in=[S.CLOSED, S.EXCHANGED]).only("status", "amount", "refunded_amount"))
+
+
+def _refundable_amount(
+    order: Order, *, excluding: Refund | None = None, claiming: list[Refund] | None = None
+) -> Decimal:
+    """R-F04: what was paid minus what is refunded or claimed in other open refunds. `claiming`: the
+    order's `_claiming_refunds`, when the caller read them already."""
+    refunds = _claiming_refunds(order) if claiming is None else claiming
     taken = Decimal("0.00")
-    for r in refunds.only("status", "amount", "refunded_amount"):
+    for r in refunds:
+        if excluding is not None and r.pk == excluding.pk:
+            continue
         taken += r.refunded_amount if r.status == S.REFUNDED else r.amount
     return order.total_amount - taken
 
@@ -158,7 +167,15 @@ def after_sales_window_check(order: Order, now: dt.datetime) -> None:
         )
 
 
-def _validate_request(*, order: Order, kind: str, reason: str, amount: Decimal, refund: Refund | None = None) -> str:
+def _validate_request(
+    *,
+    order: Order,
+    kind: str,
+    reason: str,
+    amount: Decimal,
+    refund: Refund | None = None,
+    claiming: list[Refund] | None = None,
+) -> str:
     """Check a refund request against §3 and the timers that gate it; return the order's stage.
 
     A modified request is judged by the windows as they stood when it was filed (R-T14, R-T15, R-T17).
@@ -206,7 +223,7 @@ def _validate_request(*, order: Order, kind: str, reason: str, amount: Decimal, 
         if amount != Decimal("0.00"):
             raise RuleViolation("an exchange carries the amount 0.00", code="exchange_amount", field="amount")
     else:
-        left = _refundable_amount(order, excluding=refund)
+        left = _refundable_amount(order, excluding=refund, claiming=claiming)
         if amount <= 0 or amount > left:
             raise RuleViolation(
                 f"amount must be more than 0.00 and at most {left} (paid minus refunded or claimed)",
@@ -465,9 +482,12 @@ def refund_file(
     )
     if buyer is not None and buyer.pk != order.buyer_id:
         raise RuleViolation("the buyer is not this order's buyer", code="not_the_buyer", field="buyer")
-    stage = _validate_request(order=order, kind=kind, reason=reason, amount=amount)
+    # One read of the order's refunds serves R-F04 (what is left) and R-F05 (is one open): the order is
+    # locked, so they cannot change in between.
+    claiming = _claiming_refunds(order)
+    stage = _validate_request(order=order, kind=kind, reason=reason, amount=amount, claiming=claiming)
     # R-F05: one open refund per order at a time (also a database constraint).
-    if order.refunds.exclude(status__in=Refund.TERMINAL).exists():
+    if any(r.status not in Refund.TERMINAL for r in claiming):
         raise DomainError("this order already has an open refund (R-F05)", code="open_refund_exists")
     now = timezone.now()
     refund = Refund.objects.create(
@@ -482,8 +502,9 @@ def refund_file(
         description=description,
         created_at=now,
     )
-    _schedule_seller_answer(refund, now)
-    deadline_schedule(subject=refund, rule_id="R-T09", start=now)
+    clocks = [_schedule_seller_answer(refund, now), deadline_schedule(subject=refund, rule_id="R-T09", start=now)]
+    # A new refund's clocks are exactly these two: kept for its response, as deadlines_of would read them.
+    refund._deadlines = sorted(clocks, key=lambda d: (d.due_at, d.pk))  # type: ignore[attr-defined]
     _auto_confirm_pause(order, now)
     event_record(
         subject=refund,

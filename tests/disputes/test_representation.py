@@ -1,0 +1,229 @@
+"""The hand-written hot paths of issue #9 give exactly what the serializers and the paginator give:
+GET cases/ (disputes/representation.py, core.api.QueuePagination.paginate_counted), every list's
+deadlines, and the 201 of POST refunds/ rendered from what the service wrote."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.cache.backends.locmem import LocMemCache
+from django.db import connection
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
+
+from core import api as core_api
+from core.api import CappedCountPaginator, QueuePagination
+from disputes import serializers as s
+from disputes import services
+from disputes.models import Case, Deadline
+from disputes.representation import deadlines_data
+from disputes.selectors import case_list_for, deadlines_attach
+from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, make_order
+from tests.disputes.test_cases import _complaint_case, _refund_case
+
+pytestmark = pytest.mark.django_db
+
+
+def _json(data):
+    return json.loads(JSONRenderer().render(data))
+
+
+QUEUE_ORDER = ("-overdue", F("next_due_at").asc(nulls_last=True), "id")
+
+
+def _queue(agent):
+    return list(case_list_for(agent).order_by(*QUEUE_ORDER))
+
+
+def _varied_cases(cast) -> list[Case]:
+    """Open, assigned, suspended (paused clocks with time left), ruled (an amount, fired and cancelled
+    clocks), overdue, a complaint's case; shops and assignees with and without names."""
+    cases = [_refund_case(cast, when=T0 + 5 * DAY + i * SECOND) for i in range(3)]
+    cases.append(_complaint_case(cast, when=T0 + 6 * DAY))
+    at(T0 + 6 * DAY + HOUR, services.case_assign, case=cases[0], actor=cast.agent, assignee=cast.arbitrator)
+    at(T0 + 6 * DAY + HOUR, services.case_suspend, case=cases[1], actor=cast.arbitrator, reason="等待质检报告")
+    at(
+        T0 + 6 * DAY + 2 * HOUR,
+        services.case_rule,
+        case=cases[2],
+        actor=cast.arbitrator,
+        outcome="partial",
+        responsibility="seller",
+        refund_amount=Decimal("88.50"),
+        note="部分退款",
+    )
+    Case.objects.filter(pk=cases[3].pk).update(overdue=True)
+    Deadline.objects.filter(subject_kind="case", subject_id=cases[3].pk).update(
+        status="fired", fired_at=T0 + 7 * DAY, fired_by="sweep", outcome="escalated"
+    )
+    return cases
+
+
+def test_the_queue_page_is_exactly_what_the_case_serializer_gives(cast, api):
+    _varied_cases(cast)
+    with time_machine.travel(T0 + 8 * DAY, tick=False):
+        body = api(cast.agent).get("/api/v1/cases/?page_size=200").json()
+    expected = _queue(cast.agent)
+    deadlines_attach(expected)
+    assert body["results"] == _json(s.CaseSerializer(expected, many=True).data)
+    assert list(body["results"][0]) == s.CaseSerializer.Meta.fields  # the same keys, in the same order
+    shown = {r["id"]: r for r in body["results"]}
+    assert any(r["refund_amount"] == "88.50" for r in shown.values())
+    assert any(r["assignee_name"] == "arbitrator" for r in shown.values())
+    assert any(d["paused"] and d["remaining"] for r in shown.values() for d in r["deadlines"])
+    assert any(d["fired_at"] for r in shown.values() for d in r["deadlines"])
+
+
+def test_deadlines_data_is_what_the_deadline_serializer_gives():
+    base = dict(subject_kind="refund", subject_id=1, started_at=T0, duration_amount=3, duration_unit="days")
+    rows = [
+        Deadline.objects.create(rule="R-T04", kind="r_t04_seller_answer", due_at=T0 + 3 * DAY, **base),
+        Deadline.objects.create(
+            rule="R-T08",
+            kind="r_t08_reminder",
+            due_at=T0 + DAY,
+            paused_at=T0 + HOUR,
+            remaining=dt.timedelta(hours=22, seconds=1, microseconds=5),
+            note="暂停",
+            **base,
+        ),
+        Deadline.objects.create(
+            rule="R-T09", kind="x", status="fired", due_at=T0, fired_at=T0 + SECOND, fired_by="sweep", **base
+        ),
+        Deadline.objects.create(
+            rule="X-NONE", kind="x", status="cancelled", due_at=T0, cancelled_at=T0, cancel_reason="moved on", **base
+        ),
+    ]
+    fresh = list(Deadline.objects.order_by("due_at", "id"))
+    assert deadlines_data(fresh) == _json(s.DeadlineSerializer(fresh, many=True).data)
+    assert deadlines_data(rows) == _json(s.DeadlineSerializer(rows, many=True).data)  # as created, not re-read
+
+
+def test_a_refund_filed_answers_what_reading_it_back_answers(cast, api):
+    for state, body in [
+        ("not_shipped", {"kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"}),
+        ("received", {"kind": "return_and_refund", "reason": "quality_issue", "amount": "120.00"}),
+        ("received", {"kind": "exchange", "reason": "no_reason_7d", "amount": "0.00"}),
+    ]:
+        order = make_order(cast, state)
+        client = api(cast.buyer)
+        with time_machine.travel(T0 + 5 * DAY, tick=False):
+            created = client.post("/api/v1/refunds/", {"order": order.pk, **body}, format="json")
+            assert created.status_code == 201, created.json()
+            read = client.get(f"/api/v1/refunds/{created.json()['id']}/")
+        assert created.json() == read.json()
+
+
+def test_a_second_open_refund_is_still_refused_r_f05(cast, api):
+    order = make_order(cast, "received")
+    body = {"order": order.pk, "kind": "refund_only", "reason": "quality_issue", "amount": "10.00"}
+    with time_machine.travel(T0 + 5 * DAY, tick=False):
+        assert api(cast.buyer).post("/api/v1/refunds/", body, format="json").status_code == 201
+        second = api(cast.buyer).post("/api/v1/refunds/", body, format="json")
+    assert second.status_code == 409 and second.json()["code"] == "open_refund_exists"
+
+
+# --- the queue's pages: one statement for the page and its capped count ------------------------------
+
+
+def _reference(agent, query: dict) -> dict | int:
+    """What DRF's own paginate_queryset with CappedCountPaginator answers (the path before #9's change)."""
+    request = Request(APIRequestFactory().get("/api/v1/cases/", query))
+    request.user = agent
+    pagination = QueuePagination()
+    try:
+        queue = case_list_for(agent).filter(**({"status": query["status"]} if "status" in query else {}))
+        page = pagination.paginate_queryset(queue.order_by(*QUEUE_ORDER), request)
+    except NotFound as exc:
+        return exc.status_code
+    data = pagination.get_paginated_response([c.pk for c in page or []]).data
+    return {**data, "next": _query(data["next"]), "previous": _query(data["previous"])}
+
+
+def _query(link: str | None) -> str | None:
+    return link.split("?", 1)[1] if link and "?" in link else link
+
+
+def _answer(client, query: dict) -> dict | int:
+    r = client.get("/api/v1/cases/", query)
+    if r.status_code != 200:
+        return r.status_code
+    body = r.json()
+    return {
+        "count": body["count"],
+        "count_capped": body["count_capped"],
+        "next": _query(body["next"]),
+        "previous": _query(body["previous"]),
+        "results": [c["id"] for c in body["results"]],
+    }
+
+
+def _compare(cast, api, queries):
+    client = api(cast.agent)
+    for query in queries:
+        assert _answer(client, query) == _reference(cast.agent, query), query
+
+
+@pytest.fixture(autouse=True)
+def own_cache(monkeypatch):
+    """A cache of this test's own: no capped count leaks into another test."""
+    monkeypatch.setattr(core_api, "cache", LocMemCache("test-representation", {}))
+
+
+PAGES = [
+    {},
+    {"page": "1"},
+    {"page": "2", "page_size": "2"},
+    {"page": "3", "page_size": "2"},
+    {"page": "4", "page_size": "2"},
+    {"page": "last", "page_size": "2"},
+    {"page": "0"},
+    {"page": "-1"},
+    {"page": "x"},
+    {"page": "2.0"},
+    {"page": "99999999999999999999999"},
+    {"page": "2"},
+    {"status": "closed"},
+    {"status": "closed", "page": "2"},
+]
+
+
+def test_pages_bounds_and_404s_are_those_of_the_plain_paginator(cast, api):
+    _compare(cast, api, PAGES)  # an empty queue
+    for i in range(5):
+        _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)
+    _compare(cast, api, PAGES)
+
+
+def test_past_the_cap_pages_bounds_and_404s_are_those_of_the_plain_paginator(cast, api, monkeypatch):
+    for i in range(5):
+        _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
+    monkeypatch.setattr(CappedCountPaginator, "CAPPED_COUNT_SECONDS", 0)  # no cache: every page counts
+    _compare(cast, api, PAGES)
+    monkeypatch.setattr(CappedCountPaginator, "CAPPED_COUNT_SECONDS", 60)
+    _compare(cast, api, PAGES)  # first counted, then from the cache
+
+
+def test_a_capped_count_is_cached_an_exact_one_never(cast, api, monkeypatch):
+    client = api(cast.agent)
+    for i in range(2):
+        _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)
+    assert client.get("/api/v1/cases/").json()["count"] == 2
+    _refund_case(cast, when=T0 + 5 * DAY + 9 * SECOND)
+    assert client.get("/api/v1/cases/").json()["count"] == 3  # exact counts are read every time
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 2)
+    with CaptureQueriesContext(connection) as first:
+        body = client.get("/api/v1/cases/?page_size=1").json()
+    assert body["count"] == 2 and body["count_capped"] is True
+    with CaptureQueriesContext(connection) as second:
+        body = client.get("/api/v1/cases/?page_size=1").json()
+    assert body["count"] == 2 and body["count_capped"] is True
+    assert len(first.captured_queries) == len(second.captured_queries)  # the count never adds a statement
+    assert "COUNT(*)" in first.captured_queries[-2]["sql"] and "COUNT(*)" not in second.captured_queries[-2]["sql"]
