@@ -139,3 +139,30 @@ def suspension_of(case: Case) -> dict | None:
         "paused": sum(1 for d in rows if d.paused_at is not None),
         "resumes_at": period.due_at if period is not None else None,
     }
+
+
+def next_deadline_of_cases(cases: Sequence[Case]) -> dict[int, Deadline | None]:
+    """The deadline a queue row shows (`nearest` of the case's and its refund's or complaint's pending
+    deadlines), by case id, in one query whatever the number of cases: only pending rows are read, the
+    others never count."""
+    if not cases:
+        return {}
+    refund_ids = [c.refund_id for c in cases if c.refund_id]
+    complaint_ids = [c.complaint_id for c in cases if c.complaint_id]
+    subjects = models.Q(subject_kind="case", subject_id__in=[c.pk for c in cases])
+    if refund_ids:
+        subjects |= models.Q(subject_kind="refund", subject_id__in=refund_ids)
+    if complaint_ids:
+        subjects |= models.Q(subject_kind="complaint", subject_id__in=complaint_ids)
+    by_subject: dict[tuple[str, int], list[Deadline]] = {}
+    for deadline in Deadline.objects.filter(subjects, status=Deadline.Status.PENDING):
+        by_subject.setdefault((deadline.subject_kind, deadline.subject_id), []).append(deadline)
+    result: dict[int, Deadline | None] = {}
+    for case in cases:
+        rows = by_subject.get(("case", case.pk), [])
+        if case.refund_id:
+            rows = rows + by_subject.get(("refund", case.refund_id), [])
+        elif case.complaint_id:
+            rows = rows + by_subject.get(("complaint", case.complaint_id), [])
+        result[case.pk] = nearest(rows)
+    return result

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -27,6 +29,26 @@ CHINA = ZoneInfo("Asia/Shanghai")
 SAVED_VIEWS = ("all", "mine", "overdue", "awaiting_evidence", "unassigned")
 
 
+# Short-lived caches of the queue's choice lists (docs/DECISIONS.md "The queue page at size"): a minute,
+# dropped at once when a user, a group membership or a shop changes (dashboard/signals.py).
+CHOICES_CACHE_SECONDS = 60
+PEOPLE_CACHE_KEY = "dashboard:people:v1"
+SHOPS_CACHE_KEY = "dashboard:shop_choices:v1"
+SHOP_CHOICES = 200
+
+
+class Person(NamedTuple):
+    """An assignable person as the selects read it (`p.pk`, `p.username`)."""
+
+    pk: int
+    username: str
+
+
+class ShopChoice(NamedTuple):
+    pk: int
+    name: str
+
+
 def platform_people() -> QuerySet:
     """Agents and arbitrators, the people a case can be assigned to."""
     # A subquery on the membership table, not a join with DISTINCT: with millions of buyers and
@@ -38,6 +60,30 @@ def platform_people() -> QuerySet:
         .union(User.objects.filter(is_superuser=True).values_list("id", flat=True))
     )
     return User.objects.filter(pk__in=list(staff_ids), is_active=True).order_by("username")
+
+
+def platform_people_choices() -> list[Person]:
+    """`platform_people()` as (pk, username) pairs, from the cache when it has them."""
+    rows = cache.get(PEOPLE_CACHE_KEY)
+    if rows is None:
+        rows = [Person(pk, username) for pk, username in platform_people().values_list("pk", "username")]
+        cache.set(PEOPLE_CACHE_KEY, rows, CHOICES_CACHE_SECONDS)
+    return rows
+
+
+def shop_choices() -> list[ShopChoice]:
+    """The queue's shop filter: the first 200 shops by name, from the cache when it has them."""
+    rows = cache.get(SHOPS_CACHE_KEY)
+    if rows is None:
+        rows = [ShopChoice(*row) for row in Shop.objects.order_by("name").values_list("id", "name")[:SHOP_CHOICES]]
+        cache.set(SHOPS_CACHE_KEY, rows, CHOICES_CACHE_SECONDS)
+    return rows
+
+
+def forget_choices(*, people: bool = False, shops: bool = False) -> None:
+    keys = [k for k, on in ((PEOPLE_CACHE_KEY, people), (SHOPS_CACHE_KEY, shops)) if on]
+    if keys:
+        cache.delete_many(keys)
 
 
 def arbitrators() -> QuerySet:
@@ -62,7 +108,9 @@ def case_queue(user, *, params, awaiting_ruling: bool = False) -> QuerySet[Case]
     if view == "mine":
         qs = qs.filter(assignee=user)
     elif view == "overdue":
-        qs = qs.filter(Q(overdue=True) | Q(next_due_at__lt=timezone.now()))
+        # `overdue` is never null: written as two ranges of the queue's index (overdue DESC, next_due_at),
+        # so PostgreSQL reads them instead of every row (same rows as `overdue OR next_due_at < now`).
+        qs = qs.filter(Q(overdue=True) | Q(overdue=False, next_due_at__lt=timezone.now()))
     elif view == "awaiting_evidence":
         qs = qs.filter(status=Case.Status.AWAITING_EVIDENCE)
     elif view == "unassigned":

@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
-from core.api import CappedCountPaginator
 from core.errors import DomainError
 from core.roles import is_arbitrator
 from disputes import services
@@ -32,7 +31,7 @@ from orders.models import Shop
 from orders.selectors import is_seller_of
 from penalties.selectors import record_shop_for, shop_record
 
-from . import selectors
+from . import queue_page, selectors
 from .access import (
     arbitrator_required,
     home_url_name,
@@ -55,7 +54,7 @@ from .forms import (
 from .models import CannedReply
 from .preview import ruling_preview
 
-QUEUE_PAGE_SIZE = 50
+QUEUE_PAGE_SIZE = queue_page.QUEUE_PAGE_SIZE
 
 
 def safe_back(request, fallback: str):
@@ -118,41 +117,52 @@ def buyer_home(request: HttpRequest) -> HttpResponse:
 # --- the agent's queue ------------------------------------------------------------------------------
 
 
-def _queue_context(request: HttpRequest, *, awaiting_ruling: bool = False) -> dict[str, Any]:
-    qs = selectors.case_queue(request.user, params=request.GET, awaiting_ruling=awaiting_ruling)
+def _queue_context(request: HttpRequest, *, awaiting_ruling: bool = False, table_only: bool = False) -> dict[str, Any]:
+    """What the queue page shows (dashboard/queue.py); `table_only` for htmx, which swaps only the table."""
+    user, params = request.user, request.GET
+    qs = selectors.case_queue(user, params=params, awaiting_ruling=awaiting_ruling)
     # The queue may hold millions of rows: count at most 10,000 of them (shown as "≥ 10000").
-    page = CappedCountPaginator(qs, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    cases = list(page.object_list)
-    attach_case_deadlines(cases)
-    params = request.GET.copy()
-    params.pop("page", None)
-    return {
+    page = queue_page.QueuePaginator(
+        queue_page.page_queryset(qs),
+        QUEUE_PAGE_SIZE,
+        cache_key=queue_page.count_cache_key(user, params, awaiting_ruling=awaiting_ruling),
+        cache_seconds=queue_page.count_cache_seconds(),
+    ).get_page(params.get("page"))
+    rest = params.copy()
+    rest.pop("page", None)
+    context: dict[str, Any] = {
         "page": page,
-        "cases": cases,
-        "view": request.GET.get("view", "all"),
-        "saved_views": [
+        "rows": queue_page.queue_rows(list(page.object_list)),
+        "view": params.get("view", "all"),
+        "params": params,
+        "querystring": rest.urlencode(),
+    }
+    if table_only:
+        return context
+    people = selectors.platform_people_choices()
+    context.update(
+        saved_views=[
             ("all", _("全部未结")),
             ("mine", _("我的")),
             ("overdue", _("已超时")),
             ("awaiting_evidence", _("等待举证")),
             ("unassigned", _("未分配")),
         ],
-        "statuses": Case.Status.choices,
-        "kinds": Case.Kind.choices,
-        "people": list(selectors.platform_people()),
-        "shops": list(Shop.objects.order_by("name").only("id", "name")[:200]),
-        "params": request.GET,
-        "querystring": params.urlencode(),
-    }
+        status_options=queue_page.options(queue_page.translated(Case.Status.choices), params.get("status", "")),
+        kind_options=queue_page.options(queue_page.translated(Case.Kind.choices), params.get("kind", "")),
+        people=people,
+        people_options=queue_page.options(people, params.get("assignee", "")),
+        shop_options=queue_page.options(selectors.shop_choices(), params.get("shop", "")),
+    )
+    return context
 
 
 @staff_required
 def queue(request: HttpRequest) -> HttpResponse:
     """Nearest deadline first (overdue at the head), saved views, filters, bulk assign."""
-    context = _queue_context(request)
     if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "dashboard/partials/queue_table.html", context)
-    return render(request, "dashboard/queue.html", context)
+        return render(request, "dashboard/partials/queue_table.html", _queue_context(request, table_only=True))
+    return render(request, "dashboard/queue.html", _queue_context(request))
 
 
 @staff_required
@@ -203,7 +213,7 @@ def _case_context(request: HttpRequest, case: Case, **extra: Any) -> dict[str, A
         "checklist": evidence_checklist(case, items=evidence),
         "risk_signals": buyer_risk_signals(case=case),
         "replies": by_situation,
-        "people": list(selectors.platform_people()),
+        "people": selectors.platform_people_choices(),
         "arbitrators": list(selectors.arbitrators()),
         "request_form": EvidenceRequestForm(),
         "note_form": NoteForm(),
@@ -342,11 +352,12 @@ def _suspension(request: HttpRequest, pk: int, fn: Callable[..., Any], done: str
 @arbitrator_required
 def arbitration(request: HttpRequest) -> HttpResponse:
     """Cases awaiting a ruling (nearest deadline first) and review requests (R-T20)."""
+    if request.htmx:  # type: ignore[attr-defined]
+        context = _queue_context(request, awaiting_ruling=True, table_only=True)
+        return render(request, "dashboard/partials/queue_table.html", context)
     context = _queue_context(request, awaiting_ruling=True)
     context["reviews"] = list(selectors.pending_reviews(request.user))
     context["arbitration"] = True
-    if request.htmx:  # type: ignore[attr-defined]
-        return render(request, "dashboard/partials/queue_table.html", context)
     return render(request, "dashboard/arbitration.html", context)
 
 

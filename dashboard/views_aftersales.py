@@ -60,7 +60,7 @@ def _registrations_page(request: HttpRequest, form: RegistrationForm, status: in
         sources=Registration.Source.choices,
         types=Registration.Type.choices,
         statuses=Registration.Status.choices,
-        people=list(selectors.platform_people()),
+        people=selectors.platform_people_choices(),
     )
     return render(request, "dashboard/registrations.html", context, status=status)
 
@@ -173,7 +173,7 @@ def _claims_page(request: HttpRequest, form: LogisticsClaimForm, status: int = 2
         form=form,
         statuses=LogisticsClaim.Status.choices,
         parcel_states=LogisticsClaim.ParcelState.choices,
-        people=list(selectors.platform_people()),
+        people=selectors.platform_people_choices(),
     )
     return render(request, "dashboard/logistics_claims.html", context, status=status)
 
