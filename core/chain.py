@@ -13,6 +13,7 @@ The hash format is a stored contract: migration 0004 carries a frozen copy of th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from django.db import connection, transaction
 GENESIS = "0" * 64
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep's batch writes a thousand events at one `at`
 def canonical_at(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -7,8 +7,8 @@ class Event(models.Model):
     """The audit log: one row per transition. The timelines users see are this table (append-only)."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    actor = models.ForeignKey(  # partial index below: null for the sweeper's events
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     # "system" for the deadline engine and other unattended work; the username otherwise.
     actor_label = models.CharField(max_length=150, default="system")
@@ -25,7 +25,11 @@ class Event(models.Model):
     hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["subject_kind", "subject_id", "at"], name="event_subject_idx")]
+        # A subject's events are found through event_chain_seq_uniq (subject_kind, subject_id, seq); an
+        # index per foreign key and per subject would be paid on every insert of the sweeper (#9).
+        indexes = [
+            models.Index(fields=["actor", "at"], condition=models.Q(actor__isnull=False), name="event_actor_at_idx")
+        ]
         constraints = [
             models.UniqueConstraint(fields=["subject_kind", "subject_id", "seq"], name="event_chain_seq_uniq"),
         ]
@@ -57,7 +61,9 @@ class EventChain(models.Model):
 class Notification(models.Model):
     """A message to one user: reminders, actions the other party must take, rulings."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(  # indexed by notification_user_idx
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
     kind = models.CharField(max_length=60)  # dotted, like events: "order.late_shipment"
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, default="")

@@ -203,10 +203,21 @@ def due_deadlines(now: dt.datetime):
     )
 
 
+def _async_commit() -> None:
+    """Let the current transaction (the sweeper's own: a claim, a batch) commit without waiting for
+    its WAL flush, when `DEADLINE_SWEEP_ASYNC_COMMIT` is on (see deadlines_fire_batch)."""
+    if settings.DEADLINE_SWEEP_ASYNC_COMMIT and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
     """Claim up to `limit` due deadlines: `(id, rule, subject_kind)` each, in due order."""
     lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
+        if own_transaction:
+            _async_commit()  # a lease lost in a crash only makes the rows claimable again
         rows = list(
             due_deadlines(now)
             .order_by("due_at")
@@ -321,15 +332,18 @@ def deadlines_fire_batch(*, rule_id: str, deadline_ids: Sequence[int], by: str =
     own_transaction = not connection.in_atomic_block
     try:
         with transaction.atomic():
-            if own_transaction and settings.DEADLINE_SWEEP_ASYNC_COMMIT:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit = off")
+            if own_transaction:
+                _async_commit()
             return _fire_batch(timer=timer, batch_action=batch_action, deadline_ids=deadline_ids, by=by)
     except Exception as exc:  # the per-row path fires the good rows and records the bad one's error
         logger.warning("batch of %s %s deadlines failed, firing row by row: %s", len(deadline_ids), rule_id, exc)
         if connection.needs_rollback or not connection.is_usable():
             connection.close()
         return BatchFired(rest=list(deadline_ids))
+
+
+# What a batch action may read of its deadlines (anything else would be loaded row by row).
+_BATCH_DEADLINE_FIELDS = ("status", "paused_at", "subject_kind", "subject_id", "rule", "kind", "started_at", "due_at")
 
 
 def _fire_batch(*, timer, batch_action, deadline_ids: Sequence[int], by: str) -> BatchFired:
@@ -351,8 +365,17 @@ def _fire_batch(*, timer, batch_action, deadline_ids: Sequence[int], by: str) ->
             .order_by("pk")
             .values("id")
         )
-    subjects = {s.pk: s for s in model.objects.select_for_update().filter(pk__in=subject_ids).order_by("pk")}
-    deadlines = list(Deadline.objects.select_for_update().filter(id__in=list(deadline_ids)).order_by("id"))
+    # A batch action may name the subject fields it reads (`subject_fields`): only those are loaded.
+    subject_qs = model.objects.select_for_update().filter(pk__in=subject_ids).order_by("pk")
+    if fields := getattr(batch_action, "subject_fields", None):
+        subject_qs = subject_qs.only(*fields)
+    subjects = {s.pk: s for s in subject_qs}
+    deadlines = list(
+        Deadline.objects.select_for_update()
+        .filter(id__in=list(deadline_ids))
+        .only(*_BATCH_DEADLINE_FIELDS)
+        .order_by("id")
+    )
     live = [d for d in deadlines if d.status == Deadline.Status.PENDING and d.paused_at is None]
     result = BatchFired(done=len(deadlines) - len(live))
     gone = [d.pk for d in live if d.subject_id not in subjects]

@@ -18,7 +18,9 @@ class Penalty(models.Model):
         CASH = "cash"
         POINTS = "points"
 
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="penalties")
+    # Indexed by penalty_shop_idx / penalty_item_idx, which lead with the shop (issue #9: every index
+    # is paid for on each of the sweeper's inserts).
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="penalties", db_index=False)
     code = models.CharField(max_length=10)  # r_p01 … r_p07
     points = models.PositiveIntegerField(default=0)
     point_class = models.CharField(max_length=1, choices=PointClass.choices, default=PointClass.A)
@@ -36,13 +38,13 @@ class Penalty(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     issued_at = models.DateTimeField(default=timezone.now)
-    issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    issued_by = models.ForeignKey(  # partial index below: null for everything the sweeper issues
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     note = models.CharField(max_length=300, blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    revoked_by = models.ForeignKey(  # partial index below
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     revoke_reason = models.CharField(max_length=300, blank=True, default="")
     # R-P04 / R-P05: the item (shop + SKU) and situation; the ladder's step and what it did to the item.
@@ -54,9 +56,20 @@ class Penalty(models.Model):
     class Meta:
         ordering = ["-issued_at", "-id"]
         indexes = [
-            models.Index(fields=["shop", "status", "issued_at"], name="penalty_shop_idx"),
+            # R-P11 sums a shop's points of the year under the shop's lock, for every batch of the
+            # sweeper: the class and points ride in the index, so the sum is an index-only scan (#9).
+            models.Index(
+                fields=["shop", "status", "issued_at"], include=["point_class", "points"], name="penalty_shop_idx"
+            ),
             models.Index(fields=["source_kind", "source_id"], name="penalty_source_idx"),
             models.Index(fields=["shop", "code", "sku", "severity", "issued_at"], name="penalty_item_idx"),
+            # The users' foreign keys, indexed where set (a user's deletion check still finds them).
+            models.Index(
+                fields=["issued_by"], condition=models.Q(issued_by__isnull=False), name="penalty_issued_by_idx"
+            ),
+            models.Index(
+                fields=["revoked_by"], condition=models.Q(revoked_by__isnull=False), name="penalty_revoked_by_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -81,7 +94,9 @@ class LedgerMovement(models.Model):
     reason = models.CharField(max_length=60)  # dotted: "compensation.r_p01", "refund.executed"
     source_kind = models.CharField(max_length=20, blank=True, default="")
     source_id = models.BigIntegerField(null=True, blank=True)
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(  # indexed by ledger_order_idx
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     shop = models.ForeignKey("orders.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     penalty = models.ForeignKey(Penalty, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
 
