@@ -77,6 +77,10 @@ def load(method: str, paths, *, token: str, bodies=None, seconds: float = 15, pr
 
 
 def start_gunicorn(workers: int = 2) -> subprocess.Popen:
+    """gunicorn as README runs it: sync workers (the default class, right for a CPU-bound Django app behind
+    a buffering proxy). A sync worker answers `Connection: close` and ignores `--keep-alive`, so every
+    request of every endpoint, the bare one included, pays one TCP connect: the comparison stays even.
+    A threaded worker with keep-alive would take that cost off all three alike."""
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -445,14 +445,16 @@ class FreightPayer:
 def refund_freight_payer(refund: Refund) -> FreightPayer:
     """Who pays the return freight (RULEBOOK §6)."""
     order = refund.order
-    items = list(order.items.all())
-    discounted = any(item.discounted for item in items)
+
+    def discounted() -> bool:  # the items are read only where the answer depends on them
+        return any(item.discounted for item in order.items.all())
+
     if refund.reason in rulebook.BUYER_FAULT_REASONS:
         if refund.kind == K.EXCHANGE:
-            if order.free_shipping and not discounted:
+            if order.free_shipping and not discounted():
                 return FreightPayer(Refund.FreightPayer.SPLIT, "exchange, buyer's choice, free shipping: half each")
             return FreightPayer(Refund.FreightPayer.BUYER, "exchange, buyer's choice: buyer pays both ways")
-        if refund.reason == "no_reason_7d" and order.free_shipping and not discounted:
+        if refund.reason == "no_reason_7d" and order.free_shipping and not discounted():
             return FreightPayer(Refund.FreightPayer.BUYER, "7-day no reason on a free-shipping item: return leg only")
         if order.status in (OS.SHIPPED,) and refund.reason == "no_longer_wanted":
             return FreightPayer(Refund.FreightPayer.BUYER, "delivery rejected without reason: buyer pays")

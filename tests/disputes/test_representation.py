@@ -227,3 +227,22 @@ def test_a_capped_count_is_cached_an_exact_one_never(cast, api, monkeypatch):
     assert body["count"] == 2 and body["count_capped"] is True
     assert len(first.captured_queries) == len(second.captured_queries)  # the count never adds a statement
     assert "COUNT(*)" in first.captured_queries[-2]["sql"] and "COUNT(*)" not in second.captured_queries[-2]["sql"]
+
+
+# Statements of POST refunds/ for a refund before shipment (bench 4's request), authentication aside:
+# the order looked up, BEGIN, the order locked, its refunds, the refund, two clocks, the chain head and
+# the event, the shop's staff, the notification, COMMIT. Was 18 before #9 (the order's items and
+# shipments prefetched and unused, a second read of its refunds, the refund read back with its
+# order, items and clocks).
+REFUND_FILE_STATEMENTS = 12
+
+
+def test_filing_a_refund_takes_a_fixed_number_of_statements(cast, api):
+    client = api(cast.buyer)
+    for i in range(3):
+        order = make_order(cast, "not_shipped")
+        body = {"order": order.pk, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"}
+        with time_machine.travel(T0 + HOUR + i * SECOND, tick=False), CaptureQueriesContext(connection) as ctx:
+            assert client.post("/api/v1/refunds/", body, format="json").status_code == 201
+        statements = [q["sql"] for q in ctx.captured_queries if "auth_group" not in q["sql"]]
+        assert len(statements) == REFUND_FILE_STATEMENTS, statements
