@@ -2,6 +2,7 @@
 overdue view reads the same rows, the htmx table skips the filters' lists."""
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -123,3 +124,21 @@ def test_htmx_table_skips_the_filters(cast, browser_client, fresh_caches, django
     with django_assert_max_num_queries(6):
         partial = client.get("/queue/?kind=refund", HTTP_HX_REQUEST="true").content.decode()
     assert rows_of(partial) == 3 and "<select" not in partial
+
+
+def test_search_by_shop_name_case_or_order_number(cast, browser_client, fresh_caches):
+    mine = bulk_cases(cast, 2)
+    other_shop = Shop.objects.create(name="另一家小店", owner=cast.seller)
+    other = bulk_cases(cast, 1)[0]
+    Case.objects.filter(pk=other.pk).update(shop=other_shop)
+    client = browser_client(cast.agent)
+
+    def found(q):
+        body = client.get("/queue/", {"q": q}).content.decode()
+        return sorted(int(pk) for pk in re.findall(r'id="case-row-(\d+)"', body))
+
+    assert found("小店") == [other.pk]
+    assert found(cast.shop.name[1:]) == sorted(c.pk for c in mine)
+    assert found("没有这家店") == []
+    assert mine[0].pk in found(str(mine[0].pk))  # a number is a case or an order number
+    assert other.pk in found(str(other.order_id))
