@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 from django.utils.duration import duration_string
 from rest_framework import serializers
@@ -124,12 +125,27 @@ def _deadline_rows_by_subject(kind: str, ids: Sequence[int], tz) -> dict[int, li
     """The pending and past clocks of many subjects in one query, each subject's in (due_at, id) order."""
     memo: dict[str, tuple[str, str]] = {}
     by_subject: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    rows = (
-        Deadline.objects.filter(subject_kind=kind, subject_id__in=ids).order_by("due_at", "id").values(*DEADLINE_VALUES)
-    )
+    if connection.vendor == "postgresql":
+        # Written out: the ORM spent longer building this statement (an IN of 50 ids) than PostgreSQL
+        # spends running it. psycopg2 returns the values .values() would (aware datetimes, timedeltas).
+        with connection.cursor() as cursor:
+            cursor.execute(_DEADLINES_SQL, [kind, list(ids)])
+            rows: Iterable[Mapping[str, Any]] = [dict(zip(DEADLINE_VALUES, r, strict=True)) for r in cursor.fetchall()]
+    else:
+        rows = (
+            Deadline.objects.filter(subject_kind=kind, subject_id__in=ids)
+            .order_by("due_at", "id")
+            .values(*DEADLINE_VALUES)
+        )
     for row in rows:
         by_subject[row["subject_id"]].append(deadline_row(row, tz, memo))
     return by_subject
+
+
+_DEADLINES_SQL = (
+    f"SELECT {', '.join(DEADLINE_VALUES)} FROM {Deadline._meta.db_table} "  # noqa: S608 (constant names)
+    "WHERE subject_kind = %s AND subject_id = ANY(%s) ORDER BY due_at, id"
+)
 
 
 def case_list_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
