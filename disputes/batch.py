@@ -256,13 +256,6 @@ def sanctions_due(
     if not shops:
         return []
     year = natural_year(at)
-    current = dict(
-        Penalty.objects.filter(shop_id__in=shops, point_class=point_class, status=Penalty.Status.ACTIVE)
-        .filter(points_window(point_class=point_class, year=year))
-        .values("shop_id")
-        .annotate(s=Sum("points"))
-        .values_list("shop_id", "s")
-    )
     imposed: dict[int, set[int]] = defaultdict(set)
     for shop_id, threshold in (
         Sanction.objects.filter(shop_id__in=shops, point_class=point_class, year=year)
@@ -270,10 +263,20 @@ def sanctions_due(
         .values_list("shop_id", "threshold")
     ):
         imposed[shop_id].add(threshold)
+    # A shop holding every threshold of the year already can cross none: its points need no sum.
+    every = {t for t, _, _ in rulebook.sanction_thresholds(point_class)}
+    shops = [shop_id for shop_id in shops if not every <= imposed[shop_id]]
+    current = dict(
+        Penalty.objects.filter(shop_id__in=shops, point_class=point_class, status=Penalty.Status.ACTIVE)
+        .filter(points_window(point_class=point_class, year=year))
+        .values("shop_id")
+        .annotate(s=Sum("points"))
+        .values_list("shop_id", "s")
+    )
     running = {shop_id: int(current.get(shop_id) or 0) for shop_id in shops}
     due = []
     for i, (shop_id, p) in enumerate(points):
-        if p <= 0:  # as sanctions_check: a penalty without points imposes nothing
+        if p <= 0 or shop_id not in running:  # no points, or nothing left to cross
             continue
         running[shop_id] += p
         for threshold, kind, days in sanction_thresholds_reached(

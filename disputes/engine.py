@@ -211,6 +211,12 @@ def _async_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+_CLAIM_SQL = """
+UPDATE {table} AS d SET not_before = %s FROM ({inner}) AS c WHERE d.id = c.id
+RETURNING d.due_at, d.id, d.rule, d.subject_kind
+"""
+
+
 def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
     """Claim up to `limit` due deadlines: `(id, rule, subject_kind)` each, in due order."""
     lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
@@ -218,15 +224,20 @@ def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
     with transaction.atomic():
         if own_transaction:
             _async_commit()  # a lease lost in a crash only makes the rows claimable again
-        rows = list(
-            due_deadlines(now)
-            .order_by("due_at")
-            .select_for_update(skip_locked=True)
-            .values_list("id", "rule", "subject_kind")[:limit]
-        )
-        if rows:
-            Deadline.objects.filter(id__in=[r[0] for r in rows]).update(not_before=timezone.now() + lease)
-    return rows
+        due = due_deadlines(now).order_by("due_at", "id").select_for_update(skip_locked=True)
+        if connection.vendor != "postgresql":
+            rows = list(due.values_list("id", "rule", "subject_kind")[:limit])
+            if rows:
+                Deadline.objects.filter(id__in=[r[0] for r in rows]).update(not_before=timezone.now() + lease)
+            return rows
+        # One statement: lock the due rows no other sweeper holds, lease them, return them.
+        inner, params = due.values("id")[:limit].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _CLAIM_SQL.format(table=Deadline._meta.db_table, inner=inner), [timezone.now() + lease, *params]
+            )
+            claimed = sorted(cursor.fetchall())
+    return [(pk, rule, kind) for _, pk, rule, kind in claimed]
 
 
 def deadlines_claim(*, now: dt.datetime, limit: int) -> list[int]:

@@ -409,3 +409,30 @@ def test_insert_rows_writes_every_value_as_given_through_copy():
         Event, [{"at": at, "action": "x.y", "subject_kind": "order", "subject_id": 1, "data": data, "seq": None}]
     )
     assert Event.objects.get(pk=event_id).data == data
+
+
+@pytest.mark.django_db
+def test_a_shop_holding_every_threshold_earns_no_more_and_a_lifted_one_is_earned_again():
+    """R-P11 in a batch: a shop past 48 points with every sanction of the year imposed gets none new;
+    the same shop with its 48-point sanction lifted (R-P12) earns it again at its next penalty."""
+    from penalties.services import sanctions_check
+
+    buyers = [UserFactory(roles=["buyer"])]
+    full, lifted = _shop(), _shop()
+    with time_machine.travel(T0 - dt.timedelta(days=1), tick=False):
+        for shop in (full, lifted):
+            penalty = Penalty.objects.create(
+                shop=shop, code="r_p06", points=48, point_class="A", source_kind="shop", source_id=shop.pk
+            )
+            assert [s.threshold for s in sanctions_check(shop=shop, penalty=penalty)] == [12, 24, 36, 48]
+    Sanction.objects.filter(shop=lifted, threshold=48).update(status="lifted")
+    deadlines = [
+        *_orders_with_due_ship_deadlines(full, buyers, due_at=T0, amounts=[Decimal("50.00")] * 2),
+        *_orders_with_due_ship_deadlines(lifted, buyers, due_at=T0, amounts=[Decimal("50.00")] * 2),
+    ]
+    with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
+        result = engine.deadlines_fire_batch(rule_id="R-T01", deadline_ids=[d.pk for d in deadlines])
+    assert (result.fired, result.rest) == (4, [])
+    assert Sanction.objects.filter(shop=full).count() == 4
+    again = Sanction.objects.get(shop=lifted, threshold=48, status="active")
+    assert again.penalty.deadline_id == deadlines[2].pk  # the lifted shop's first late shipment: 51 points
