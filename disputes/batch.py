@@ -110,31 +110,37 @@ def _copy_from(cursor, sql: str, data: io.StringIO) -> None:
         executor(sql, data, False, context)
 
 
-def insert_rows(model, rows: Sequence[dict[str, Any]]) -> list[int]:
+def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> list[int]:
     """INSERT many rows of `model` (dicts of column -> value; a missing column takes the field's
     default) without building a model instance per row: their ids are drawn from the table's
     sequence (one statement), then the rows go in with `COPY … FROM STDIN` (one more). Returns the
-    ids in the order of `rows`. Foreign keys, checks and unique constraints hold as for any insert."""
+    ids in the order of `rows`; with `ids=False` the table numbers the rows itself (the COPY alone)
+    and nothing is returned. Foreign keys, checks and unique constraints hold as for any insert."""
     if not rows:
         return []
     cols = _columns(model)
     defaults = {c: (d() if callable(d) else d) for c, _, d in cols}
     table = model._meta.db_table
+    names = [c for c, _, _ in cols]
+    columns: list[list[str]] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS id FROM generate_series(1, %s) ORDER BY 1",
-            [table, len(rows)],
-        )
-        ids = [r[0] for r in cursor.fetchall()]
-        columns = [[str(pk) for pk in ids]]
+        pks: list[int] = []
+        if ids:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS id FROM generate_series(1, %s) ORDER BY 1",
+                [table, len(rows)],
+            )
+            pks = [r[0] for r in cursor.fetchall()]
+            names = ["id", *names]
+            columns.append([str(pk) for pk in pks])
         for column, sql_type, _ in cols:
             text = _copy_text(sql_type)
             default = defaults[column]
             columns.append(["\\N" if (v := row.get(column, default)) is None else text(v) for row in rows])
         data = io.StringIO("".join("\t".join(values) + "\n" for values in zip(*columns, strict=True)))
         # Table and columns come from the model's metadata, never from input; values travel as data.
-        _copy_from(cursor, f"COPY {table} (id, {', '.join(c for c, _, _ in cols)}) FROM STDIN", data)
-    return ids
+        _copy_from(cursor, f"COPY {table} ({', '.join(names)}) FROM STDIN", data)
+    return pks
 
 
 _FRESH_HEADS_SQL = """
@@ -144,9 +150,7 @@ FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) AS v(sid, length, p
 """
 
 
-def events_record_many(
-    *, events: Sequence[dict[str, Any]], at: dt.datetime, fresh_kinds: Iterable[str] = ()
-) -> list[int]:
+def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fresh_kinds: Iterable[str] = ()) -> None:
     """Write system events (`subject_kind`, `subject_id`, `action`, `from_status`, `to_status`,
     `data`), each appended to its subject's hash chain exactly as core.services.event_record does
     (same content hash, same link): three statements per subject kind, one insert for all events.
@@ -214,10 +218,10 @@ def events_record_many(
                     [v[3] for _, v in started],
                 ],
             )
-    return insert_rows(Event, rows)
+    insert_rows(Event, rows, ids=False)
 
 
-def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str, int | None]]) -> list[int]:
+def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str, int | None]]) -> None:
     """core.services.notify for many messages: (users, kind, title, body, subject_kind, subject_id)
     each, duplicates and None dropped per message, one insert for all."""
     rows = []
@@ -239,7 +243,7 @@ def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str,
                     "created_at": now,
                 }
             )
-    return insert_rows(Notification, rows)
+    insert_rows(Notification, rows, ids=False)
 
 
 # --- R-P11: where in a batch a shop crosses a sanction threshold -----------------------------------
@@ -437,6 +441,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
                 {"movement_id": mid, "account": m["credit"], "amount": Decimal(m["amount"]), "currency": m["currency"]},
             )
         ],
+        ids=False,
     )
 
     for (d, order), p in zip(due, penalties, strict=True):
