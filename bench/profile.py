@@ -85,6 +85,7 @@ def main() -> None:
         print(f"  {spent:6.2f} s {n:5d}x  {key}")
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof).sort_stats("cumtime").print_stats("work/main/(disputes|core|penalties|bench)", 30)
 
 
 if __name__ == "__main__":
