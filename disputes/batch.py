@@ -143,6 +143,9 @@ def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> l
     return pks
 
 
+# Values a JSON round trip gives back unchanged (a flat dict of these needs no canonical_data).
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
+
 _FRESH_HEADS_SQL = """
 INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
 SELECT %s, v.sid, v.length, v.prev_hash, v.head_hash
@@ -179,7 +182,9 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
             for head_id, subject_id, length, head_hash in cursor.fetchall():
                 heads[(kind, subject_id)] = [head_id, length, "", head_hash]
         for e in events:
-            data = chain.canonical_data(e.get("data") or {})
+            data = e.get("data") or {}
+            if not all(type(k) is str and type(v) in _JSON_SCALARS for k, v in data.items()):
+                data = chain.canonical_data(data)  # what the JSON column will give back
             fields = {
                 "at": at,
                 "actor_label": "system",
@@ -365,7 +370,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     # concurrent sweepers fire disjoint shops side by side. Only when every shop is held does the
     # batch wait for them (ascending, as every writer does), so a sweep always moves on.
     wanted = sorted({o.shop_id for _, o in due})
-    locking = Shop.objects.select_for_update(of=("self",)).filter(pk__in=wanted).order_by("pk")
+    locking = Shop.objects.select_for_update(of=("self",)).filter(pk__in=wanted).only("kind", "owner").order_by("pk")
     shops = {s.pk: s for s in locking.select_for_update(of=("self",), skip_locked=True)} or {s.pk: s for s in locking}
     if len(shops) < len(wanted):
         for d, order in due:
@@ -378,15 +383,17 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     ):
         staff[shop_id].append(user_id)
 
+    code = R_P01.code
+    points_for = {kind: R_P01.points_for(kind) for kind in {shop.kind for shop in shops.values()}}
     penalties: list[dict[str, Any]] = []
     for d, order in due:
         shop = shops[order.shop_id]
-        amount, form = compensation_for(code=R_P01.code, shop_kind=shop.kind, base=order.total_amount)
+        amount, form = compensation_for(code=code, shop_kind=shop.kind, base=order.total_amount)
         penalties.append(
             {
                 "shop_id": shop.pk,
-                "code": R_P01.code,
-                "points": R_P01.points_for(shop.kind),
+                "code": code,
+                "points": points_for[shop.kind],
                 "point_class": R_P01.point_class,
                 "compensation_amount": amount,
                 "compensation_form": form,
@@ -421,7 +428,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
             "credit": f"buyer:{p['beneficiary_id']}",  # penalties.services.account_buyer
             "amount": p["compensation_amount"],
             "currency": LedgerMovement.Currency.POINTS if p["compensation_form"] == Penalty.Form.POINTS else "CNY",
-            "reason": f"compensation.{R_P01.code}",
+            "reason": f"compensation.{code}",
             "source_kind": "order",
             "source_id": p["source_id"],
             "order_id": p["source_id"],
@@ -453,7 +460,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
                 "action": "penalty.issued",
                 "to_status": p["status"],
                 "data": {
-                    "code": R_P01.code,
+                    "code": code,
                     "rule": R_P01.id,
                     "points": p["points"],
                     "point_class": R_P01.point_class,
