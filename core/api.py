@@ -61,7 +61,7 @@ class QueuePagination(Pagination):
         so a page costs one statement whatever happens. A count past the cap is kept for
         CAPPED_COUNT_SECONDS under `cache_key` (then the page query goes without the subquery); an exact
         count is never cached. Pages, their bounds, the 404 for a page out of range and the response are
-        those of `paginate_queryset` with CappedCountPaginator (tests/core/test_queue_pagination.py).
+        those of `paginate_queryset` with CappedCountPaginator (tests/disputes/test_representation.py).
         """
         self.request = request
         page_size = self.get_page_size(request) or self.page_size
