@@ -217,17 +217,6 @@ def main() -> None:
             f"p50 {res['p50']:.1f} ms p95 {res['p95']:.1f} ms, queries per request {res['queries']} "
             f"status {res['status']} (target p95 <= 100 ms, constant) {'MET' if ok else 'MISSED'}"
         )
-        # What-if: the index the queue's default order needs (proposed for disputes/models.py, not there).
-        with connection.cursor() as c:
-            c.execute("CREATE INDEX bench_case_queue_order_idx ON disputes_case (overdue DESC, next_due_at, id)")
-            c.execute("ANALYZE disputes_case")
-        res = queues.measure(client, queues.QUEUE_VIEWS, rounds=5 if args.small else 10)
-        with connection.cursor() as c:
-            c.execute("DROP INDEX bench_case_queue_order_idx")
-        say(
-            f"bench 5 queues with the proposed index (overdue DESC, next_due_at, id): p50 {res['p50']:.1f} ms "
-            f"p95 {res['p95']:.1f} ms, queries {res['queries']} {'MET' if res['p95'] <= 100 else 'MISSED'}"
-        )
         path = queues.dashboard_path(client)
         if path is None:
             say(
