@@ -96,6 +96,62 @@ RETURNING length, prev_hash, head_hash
 """
 
 
+# The same head advance feeding the event's own insert: one statement for an audit event (#9).
+_APPEND_EVENT_SQL = """
+WITH head AS ({append})
+INSERT INTO {events} (at, actor_id, actor_label, action, subject_kind, subject_id, from_status, to_status, data,
+                      seq, prev_hash, hash)
+SELECT %(at)s, %(actor_id)s, %(actor_label)s, %(action)s, %(kind)s, %(id)s, %(from_status)s, %(to_status)s,
+       %(data)s::jsonb, head.length, head.prev_hash, head.head_hash
+FROM head
+RETURNING id, seq, prev_hash, hash
+"""
+
+
+def event_append(
+    *,
+    at: dt.datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    subject_kind: str,
+    subject_id: int,
+    from_status: str,
+    to_status: str,
+    data: Any,
+    digest: str,
+) -> tuple[int, int, str, str] | None:
+    """On PostgreSQL, advance the subject's chain head and insert the event in one statement (the
+    head's link as chain_append computes it); return `(id, seq, prev_hash, hash)`. Elsewhere None:
+    the caller appends with chain_append and inserts the event itself."""
+    from .models import Event, EventChain
+
+    if connection.vendor != "postgresql":
+        return None
+    sql = _APPEND_EVENT_SQL.format(
+        append=_APPEND_SQL.format(table=EventChain._meta.db_table).strip(), events=Event._meta.db_table
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "kind": subject_kind,
+                "id": subject_id,
+                "genesis": GENESIS,
+                "digest": digest,
+                "at": at,
+                "actor_id": actor_id,
+                "actor_label": actor_label,
+                "action": action,
+                "from_status": from_status,
+                "to_status": to_status,
+                "data": json.dumps(data),
+            },
+        )
+        pk, seq, prev_hash, event_hash = cursor.fetchone()
+    return pk, seq, prev_hash, event_hash
+
+
 def chain_append(*, subject_kind: str, subject_id: int, digest: str) -> tuple[int, str, str]:
     """Advance the subject's chain head by one event whose content hash is `digest`; return
     `(seq, prev_hash, hash)`. Call inside the transaction that writes the event."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import chain
@@ -29,7 +29,8 @@ def event_record(
     """Write one audit event: who (a user, or the system when `actor` is None) did what to what.
 
     The event is appended to its subject's hash chain (core/chain.py) under the chain head's row
-    lock, held until the caller's transaction ends: one extra query.
+    lock, held until the caller's transaction ends: on PostgreSQL the head's advance and the event's
+    insert are one statement.
     """
     at = at or timezone.now()
     if timezone.is_naive(at):
@@ -46,8 +47,15 @@ def event_record(
         "to_status": to_status,
         "data": chain.canonical_data(data or {}),
     }
-    digest = chain.content_hash(actor_id=actor.pk if actor is not None else None, **fields)
+    actor_id = actor.pk if actor is not None else None
+    digest = chain.content_hash(actor_id=actor_id, **fields)
     with transaction.atomic(savepoint=False):
+        written = chain.event_append(actor_id=actor_id, digest=digest, **fields)
+        if written is not None:
+            pk, seq, prev_hash, event_hash = written
+            event = Event(pk=pk, actor=actor, seq=seq, prev_hash=prev_hash, hash=event_hash, **fields)
+            event._state.adding, event._state.db = False, connection.alias
+            return event
         seq, prev_hash, event_hash = chain.chain_append(
             subject_kind=fields["subject_kind"], subject_id=fields["subject_id"], digest=digest
         )

@@ -138,6 +138,18 @@ def deadline_schedule(
     )
 
 
+def deadlines_schedule(*, subject: models.Model, rule_ids: Sequence[str], start: dt.datetime) -> list[Deadline]:
+    """Start several rules' clocks on `subject` at `start` with their rulebook durations, in one
+    statement (a refund's filing starts two)."""
+    kind = subject_kind_of(subject)
+    return Deadline.objects.bulk_create(
+        [
+            Deadline(**deadline_fields(subject_kind=kind, subject_id=subject.pk, rule_id=rule_id, start=start))
+            for rule_id in rule_ids
+        ]
+    )
+
+
 def deadline_cancel(
     *, subject: models.Model, reason: str, kinds: Sequence[str] | None = None, at: dt.datetime | None = None
 ) -> int:

@@ -23,7 +23,7 @@ from orders.models import Order, Shipment
 from penalties.models import LedgerMovement
 from penalties.services import PLATFORM_FUND, account_buyer, account_shop, ledger_transfer
 
-from ..engine import deadline_cancel, deadline_schedule, deadlines_pause, deadlines_resume
+from ..engine import deadline_cancel, deadline_schedule, deadlines_pause, deadlines_resume, deadlines_schedule
 from ..models import Case, Complaint, Deadline, Refund
 from .cases import case_close_withdrawn, case_open
 from .citing import evidence_cite
@@ -234,15 +234,17 @@ def _validate_request(
     return stage
 
 
-def _schedule_seller_answer(refund: Refund, start: dt.datetime) -> Deadline:
+def _seller_answer_rule(refund: Refund) -> str:
     """R-T02 before shipment, R-T03 for no_reason_7d, R-T04 otherwise."""
     if refund.stage == Refund.Stage.NOT_SHIPPED:
-        rule = "R-T02"
-    elif refund.reason == "no_reason_7d":
-        rule = "R-T03"
-    else:
-        rule = "R-T04"
-    return deadline_schedule(subject=refund, rule_id=rule, start=start)
+        return "R-T02"
+    if refund.reason == "no_reason_7d":
+        return "R-T03"
+    return "R-T04"
+
+
+def _schedule_seller_answer(refund: Refund, start: dt.datetime) -> Deadline:
+    return deadline_schedule(subject=refund, rule_id=_seller_answer_rule(refund), start=start)
 
 
 def _auto_confirm_pause(order: Order, at: dt.datetime) -> None:
@@ -504,7 +506,7 @@ def refund_file(
         description=description,
         created_at=now,
     )
-    clocks = [_schedule_seller_answer(refund, now), deadline_schedule(subject=refund, rule_id="R-T09", start=now)]
+    clocks = deadlines_schedule(subject=refund, rule_ids=[_seller_answer_rule(refund), "R-T09"], start=now)
     # A new refund's clocks are exactly these two: kept for its response, as deadlines_of would read them.
     refund._deadlines = sorted(clocks, key=lambda d: (d.due_at, d.pk))  # type: ignore[attr-defined]
     _auto_confirm_pause(order, now)
