@@ -1,0 +1,52 @@
+"""core.auth.TokenAuthentication: DRF's token scheme with the caller's roles read in the same statement."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
+
+
+@pytest.mark.django_db
+def test_the_token_and_the_callers_roles_are_one_statement():
+    if connection.vendor != "postgresql":
+        pytest.skip("elsewhere DRF's own query and a roles query")
+    client = _client(UserFactory(roles=["agent"]))
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/api/v1/cases/").status_code == 200
+    auth = [q["sql"] for q in ctx.captured_queries if "authtoken_token" in q["sql"]]
+    assert len(auth) == 1 and "auth_group" in auth[0]
+    assert not [q for q in ctx.captured_queries if "auth_group" in q["sql"] and "authtoken_token" not in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_roles_are_read_afresh_on_every_request():
+    user = UserFactory(roles=["agent"])
+    client = _client(user)
+    assert client.get("/api/v1/cases/").status_code == 200
+    user.groups.remove(Group.objects.get(name="agent"))
+    user.groups.add(Group.objects.get_or_create(name="buyer")[0])
+    assert client.get("/api/v1/cases/").status_code == 403  # the queue is the platform's
+    user.groups.add(Group.objects.get(name="agent"))
+    assert client.get("/api/v1/cases/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_bad_token_or_an_inactive_user_is_refused():
+    anonymous = APIClient()
+    anonymous.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert anonymous.get("/api/v1/cases/").status_code == 401
+    user = UserFactory(roles=["agent"])
+    client = _client(user)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert client.get("/api/v1/cases/").status_code == 401
