@@ -175,7 +175,11 @@ def main() -> None:
 
         seconds = 5 if args.small else 15
         prep = api.prepare(20_000 if not args.small else 2_000)
-        server = api.start_gunicorn(2)
+        # 2 sync workers (BENCH_API_WORKERS overrides): 4 measured no better here (03:11 UTC: bare 939 rps,
+        # POST refunds/ 149, GET cases/ 346 against 891 / 160 / 359 with 2), the two cores being busy
+        # with the loader and PostgreSQL either way.
+        api_workers = int(os.environ.get("BENCH_API_WORKERS", 2))
+        server = api.start_gunicorn(api_workers)
         try:
             bare = api.load("GET", ["/bench/bare/"], token=prep["agent_token"], seconds=seconds)
             cases = api.load("GET", ["/api/v1/cases/"], token=prep["agent_token"], seconds=seconds)
@@ -198,7 +202,7 @@ def main() -> None:
                 f"{name} {r[0] / bare[0]:.0%} of bare, p95 {r[2] / bare[2]:.1f}x {'MET' if ok else 'MISSED'}"
             )
         say(
-            f"bench 4 api (gunicorn 2 sync workers, python loader 2x3): {fmt('bare', bare)} | "
+            f"bench 4 api (gunicorn {api_workers} sync workers, python loader 2x3): {fmt('bare', bare)} | "
             f"{fmt('POST refunds/', post)} | {fmt('GET cases/', cases)} | " + "; ".join(verdicts)
         )
 
