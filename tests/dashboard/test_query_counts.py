@@ -7,9 +7,8 @@ import pytest
 from django.utils import timezone
 
 from dashboard import queue_page, selectors
-from disputes.models import Case, Deadline, Refund
-from orders.models import Order
-from tests.dashboard.conftest import refund_case
+from disputes.models import Deadline
+from tests.dashboard.conftest import bulk_cases, refund_case
 
 pytestmark = pytest.mark.django_db
 
@@ -31,36 +30,10 @@ def many_cases(cast):
     """500 refund cases in arbitration, each with its R-T12 deadline and an R-T09 on its refund, written
     in bulk (the services would take minutes): what the pages read, not how it got there."""
     now = timezone.now()
-    orders = Order.objects.bulk_create(
-        Order(shop=cast.shop, buyer=cast.buyer, total_amount=Decimal("99.00"), status="completed", paid_at=now)
-        for _ in range(N)
+    cases = bulk_cases(
+        cast, N, due_in=dt.timedelta(0), step=dt.timedelta(hours=1), assignee_every=3, amount=Decimal("99.00")
     )
-    refunds = Refund.objects.bulk_create(
-        Refund(
-            order=o,
-            shop=cast.shop,
-            buyer=cast.buyer,
-            created_by=cast.buyer,
-            kind="refund_only",
-            reason="quality_issue",
-            stage="received",
-            amount=Decimal("99.00"),
-            status="in_arbitration",
-        )
-        for o in orders
-    )
-    cases = Case.objects.bulk_create(
-        Case(
-            kind="refund",
-            refund=r,
-            order=r.order,
-            shop=cast.shop,
-            buyer=cast.buyer,
-            next_due_at=now + dt.timedelta(hours=i),
-            assignee=cast.agent if i % 3 == 0 else None,
-        )
-        for i, r in enumerate(refunds)
-    )
+    refunds = [c.refund for c in cases]
     Deadline.objects.bulk_create(
         [
             Deadline(

@@ -3,53 +3,18 @@ overdue view reads the same rows, the htmx table skips the filters' lists."""
 
 import datetime as dt
 import re
-from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
 from django.test import override_settings
-from django.utils import timezone
 
 from dashboard import queue_page, selectors
-from disputes.models import Case, Refund
-from orders.models import Order, Shop
+from disputes.models import Case
+from orders.models import Shop
+from tests.dashboard.conftest import bulk_cases
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def bulk_cases(cast, n, *, overdue=False, due_in=dt.timedelta(hours=5)):
-    now = timezone.now()
-    orders = Order.objects.bulk_create(
-        Order(shop=cast.shop, buyer=cast.buyer, total_amount=Decimal("9.00"), status="completed", paid_at=now)
-        for _ in range(n)
-    )
-    refunds = Refund.objects.bulk_create(
-        Refund(
-            order=o,
-            shop=cast.shop,
-            buyer=cast.buyer,
-            created_by=cast.buyer,
-            kind="refund_only",
-            reason="quality_issue",
-            stage="received",
-            amount=Decimal("9.00"),
-            status="in_arbitration",
-        )
-        for o in orders
-    )
-    return Case.objects.bulk_create(
-        Case(
-            kind="refund",
-            refund=r,
-            order=r.order,
-            shop=cast.shop,
-            buyer=cast.buyer,
-            next_due_at=now + due_in,
-            overdue=overdue,
-        )
-        for r in refunds
-    )
 
 
 def rows_of(body: str) -> int:
