@@ -108,22 +108,11 @@ RETURNING id, seq, prev_hash, hash
 """
 
 
-def event_append(
-    *,
-    at: dt.datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    subject_kind: str,
-    subject_id: int,
-    from_status: str,
-    to_status: str,
-    data: Any,
-    digest: str,
-) -> tuple[int, int, str, str] | None:
-    """On PostgreSQL, advance the subject's chain head and insert the event in one statement (the
-    head's link as chain_append computes it); return `(id, seq, prev_hash, hash)`. Elsewhere None:
-    the caller appends with chain_append and inserts the event itself."""
+def event_append(*, fields: dict[str, Any], actor_id: int | None, digest: str) -> tuple[int, int, str, str] | None:
+    """On PostgreSQL, advance the subject's chain head and insert the event (`fields`: the columns
+    content_hash takes, but the actor) in one statement, the head's link as chain_append computes it;
+    return `(id, seq, prev_hash, hash)`. Elsewhere None: the caller appends with chain_append and
+    inserts the event itself."""
     from .models import Event, EventChain
 
     if connection.vendor != "postgresql":
@@ -135,17 +124,13 @@ def event_append(
         cursor.execute(
             sql,
             {
-                "kind": subject_kind,
-                "id": subject_id,
+                **fields,
+                "kind": fields["subject_kind"],
+                "id": fields["subject_id"],
                 "genesis": GENESIS,
                 "digest": digest,
-                "at": at,
                 "actor_id": actor_id,
-                "actor_label": actor_label,
-                "action": action,
-                "from_status": from_status,
-                "to_status": to_status,
-                "data": json.dumps(data),
+                "data": json.dumps(fields["data"]),
             },
         )
         pk, seq, prev_hash, event_hash = cursor.fetchone()

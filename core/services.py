@@ -50,7 +50,7 @@ def event_record(
     actor_id = actor.pk if actor is not None else None
     digest = chain.content_hash(actor_id=actor_id, **fields)
     with transaction.atomic(savepoint=False):
-        written = chain.event_append(actor_id=actor_id, digest=digest, **fields)
+        written = chain.event_append(fields=fields, actor_id=actor_id, digest=digest)
         if written is not None:
             pk, seq, prev_hash, event_hash = written
             event = Event(pk=pk, actor=actor, seq=seq, prev_hash=prev_hash, hash=event_hash, **fields)
