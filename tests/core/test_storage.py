@@ -1,0 +1,25 @@
+"""Storage settings the hot paths rely on (issue #9)."""
+
+import pytest
+from django.db import connection
+
+from core import chain
+from core.models import EventChain
+from core.services import event_record
+from tests.factories import ShopFactory
+
+
+@pytest.mark.django_db
+def test_chain_heads_leave_room_for_in_place_updates():
+    """core 0007: a head's next version fits on its page (HOT update), so lookups do not walk dead
+    versions between vacuums."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL storage parameter")
+    with connection.cursor() as c:
+        c.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [EventChain._meta.db_table])
+        assert "fillfactor=70" in (c.fetchone()[0] or [])
+    shop = ShopFactory()
+    for i in range(3):
+        event_record(subject=shop, action=f"shop.step{i}")
+    assert EventChain.objects.get(subject_kind="shop", subject_id=shop.pk).length == 3
+    assert chain.chain_verify(subject_kind="shop", subject_id=shop.pk) is None
