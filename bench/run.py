@@ -125,10 +125,12 @@ def main() -> None:
         sanctions = Sanction.objects.count() - sanctions_before
         sweep.reset_orders(due_slice)
         sweep.make_due(rule=reference.RULE, kind="x_ref", order_ids=due_slice)
+        sweep.analyze()
         ref = due_n / reference.run_sweeper(2, 500)
         sweep.reset_orders(due_slice)
         first = sweep.max_deadline_id() + 1
         sweep.make_due(rule=reference.RULE, kind="x_ref", order_ids=(o0, o0 + celery_n))
+        sweep.analyze()
         with connection.cursor() as c:
             c.execute("SELECT id FROM disputes_deadline WHERE id >= %s ORDER BY id", [first])
             ids = [r[0] for r in c.fetchall()]
@@ -173,6 +175,8 @@ def main() -> None:
     if 4 in only:
         from bench import api
 
+        sweep.analyze()
+
         seconds = 5 if args.small else 15
         prep = api.prepare(20_000 if not args.small else 2_000)
         # 2 sync workers (BENCH_API_WORKERS overrides): 4 measured no better here (03:11 UTC: bare 939 rps,
@@ -209,6 +213,8 @@ def main() -> None:
     # --- bench 5: queues at size ---------------------------------------------------------------------
     if 5 in only:
         from bench import queues
+
+        sweep.analyze()
         from disputes.models import Case
 
         n_cases = Case.objects.count()
