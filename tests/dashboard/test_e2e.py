@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.db import connections
 from django.utils import timezone
 from PIL import Image
 
@@ -62,6 +63,9 @@ def page(live_server):
         yield context.new_page()
         context.close()
         browser.close()
+        # Playwright's sync API gives this thread another context: the ORM calls made under it opened
+        # their own connection, which nothing else closes (it kept the test database from being dropped).
+        connections.close_all()
 
 
 def sign_in(page, username):
