@@ -6,11 +6,12 @@ token saves a round trip per request. The token, its user and the checks are DRF
 
 from __future__ import annotations
 
-from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
+
+from .roles import role_names_sql
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -18,14 +19,10 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if connection.vendor != "postgresql":
             return super().authenticate_credentials(key)
         model = self.get_model()
-        through = Group.user_set.through._meta.db_table  # auth_user_groups
-        # The names of the token user's groups (the roles), as an array beside the token's row.
-        # Table names come from the models' metadata; nothing from the request is in this SQL.
-        sql = (
-            f"ARRAY(SELECT g.name FROM {Group._meta.db_table} g JOIN {through} ug ON ug.group_id = g.id "  # noqa: S608
-            f'WHERE ug.user_id = "{model._meta.db_table}"."user_id")'
-        )
-        roles = RawSQL(sql, [])  # noqa: S611
+        # The names of the token user's groups (the roles), as an array beside the token's row; the
+        # SQL comes from the models' metadata, nothing from the request is in it.
+        user_id = f'"{model._meta.db_table}"."user_id"'
+        roles = RawSQL(f"ARRAY({role_names_sql(user_id)})", [])  # noqa: S611
         try:
             token = model.objects.select_related("user").annotate(role_names=roles).get(key=key)
         except model.DoesNotExist as exc:

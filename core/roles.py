@@ -21,21 +21,22 @@ def roles_of(user) -> set[str]:
     cached = getattr(user, "_role_names", None)
     if cached is None:
         with connection.cursor() as cursor:
-            cursor.execute(_roles_sql(), [user.pk])
+            cursor.execute(role_names_sql("%s"), [user.pk])
             cached = {name for (name,) in cursor.fetchall()}
         user._role_names = cached
     return cached
 
 
 @functools.cache
-def _roles_sql() -> str:
-    """`user.groups.values_list("name")` written out: every API request asks it, and the ORM took
-    longer to build the join than the database to answer it (#9). Table names from the models."""
+def role_names_sql(user_id: str) -> str:
+    """`user.groups.values_list("name")` written out for the user whose id is the SQL `user_id` (a
+    placeholder, or a column of an outer query): every API request asks it, and the ORM took longer to
+    build the join than the database to answer it (#9). Table names from the models."""
     from django.contrib.auth.models import Group
 
     through = get_user_model().groups.through._meta.db_table  # type: ignore[attr-defined]
-    sql = "SELECT g.name FROM {groups} g JOIN {through} ug ON ug.group_id = g.id WHERE ug.user_id = %s"
-    return sql.format(groups=Group._meta.db_table, through=through)
+    sql = "SELECT g.name FROM {groups} g JOIN {through} ug ON ug.group_id = g.id WHERE ug.user_id = {user_id}"
+    return sql.format(groups=Group._meta.db_table, through=through, user_id=user_id)
 
 
 def has_role(user, *roles: str) -> bool:
