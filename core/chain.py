@@ -30,9 +30,17 @@ def canonical_at(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Values a JSON round trip gives back unchanged: a flat dict of these is already canonical.
+_JSON_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def canonical_data(data: Any) -> Any:
     """What the JSON column gives back for `data`: the value hashed is the value read later."""
-    return json.loads(json.dumps(data if data is not None else {}))
+    if data is None:
+        return {}
+    if type(data) is dict and all(type(k) is str and type(v) in _JSON_SCALARS for k, v in data.items()):
+        return dict(data)
+    return json.loads(json.dumps(data))
 
 
 def content_hash(

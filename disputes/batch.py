@@ -143,9 +143,6 @@ def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> l
     return pks
 
 
-# Values a JSON round trip gives back unchanged (a flat dict of these needs no canonical_data).
-_JSON_SCALARS = frozenset({str, int, bool, type(None)})
-
 _FRESH_HEADS_SQL = """
 INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
 SELECT %s, v.sid, v.length, v.prev_hash, v.head_hash
@@ -182,9 +179,7 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
             for head_id, subject_id, length, head_hash in cursor.fetchall():
                 heads[(kind, subject_id)] = [head_id, length, "", head_hash]
         for e in events:
-            data = e.get("data") or {}
-            if not all(type(k) is str and type(v) in _JSON_SCALARS for k, v in data.items()):
-                data = chain.canonical_data(data)  # what the JSON column will give back
+            data = chain.canonical_data(e.get("data"))
             fields = {
                 "at": at,
                 "actor_label": "system",
