@@ -62,6 +62,25 @@ def event_record(
         return Event.objects.create(actor=actor, seq=seq, prev_hash=prev_hash, hash=event_hash, **fields)
 
 
+def notification_rows(
+    *, user_ids: Iterable[int | None], kind: str, title: str, body: str, subject_kind: str, subject_id: int | None
+) -> list[dict[str, Any]]:
+    """The columns of one message to each of `user_ids`, duplicates and None dropped (notify, and the
+    sweeper's batches through disputes.batch.notifications_many)."""
+    return [
+        {
+            "user_id": user_id,
+            "kind": kind,
+            "title": title,
+            "body": body,
+            "subject_kind": subject_kind,
+            "subject_id": subject_id,
+        }
+        for user_id in dict.fromkeys(user_ids)
+        if user_id is not None
+    ]
+
+
 def notify(
     *,
     users: Iterable,
@@ -71,20 +90,12 @@ def notify(
     subject: models.Model | None = None,
 ) -> list[Notification]:
     """Send one message to each of `users` (duplicates and None are dropped)."""
-    seen: set[int] = set()
-    rows = []
-    for user in users:
-        if user is None or user.pk in seen:
-            continue
-        seen.add(user.pk)
-        rows.append(
-            Notification(
-                user=user,
-                kind=kind,
-                title=title,
-                body=body,
-                subject_kind=_subject_kind(subject) if subject is not None else "",
-                subject_id=subject.pk if subject is not None else None,
-            )
-        )
-    return Notification.objects.bulk_create(rows)
+    rows = notification_rows(
+        user_ids=[user.pk if user is not None else None for user in users],
+        kind=kind,
+        title=title,
+        body=body,
+        subject_kind=_subject_kind(subject) if subject is not None else "",
+        subject_id=subject.pk if subject is not None else None,
+    )
+    return Notification.objects.bulk_create([Notification(**row) for row in rows])

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core import chain, rulebook
 from core.models import Event, EventChain, Notification
+from core.services import notification_rows
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_window
@@ -222,27 +223,15 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
 
 
 def notifications_many(*, messages: Iterable[tuple[Iterable, str, str, str, str, int | None]]) -> None:
-    """core.services.notify for many messages: (users, kind, title, body, subject_kind, subject_id)
+    """core.services.notify for many messages: (user ids, kind, title, body, subject_kind, subject_id)
     each, duplicates and None dropped per message, one insert for all."""
-    rows = []
-    now = timezone.now()
-    for users, kind, title, body, subject_kind, subject_id in messages:
-        seen: set[int] = set()
-        for user_id in users:
-            if user_id is None or user_id in seen:
-                continue
-            seen.add(user_id)
-            rows.append(
-                {
-                    "user_id": user_id,
-                    "kind": kind,
-                    "title": title,
-                    "body": body,
-                    "subject_kind": subject_kind,
-                    "subject_id": subject_id,
-                    "created_at": now,
-                }
-            )
+    rows = [
+        row
+        for user_ids, kind, title, body, subject_kind, subject_id in messages
+        for row in notification_rows(
+            user_ids=user_ids, kind=kind, title=title, body=body, subject_kind=subject_kind, subject_id=subject_id
+        )
+    ]
     insert_rows(Notification, rows, ids=False)
 
 
