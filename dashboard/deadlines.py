@@ -42,9 +42,9 @@ class DeadlineView:
     note: str
 
 
-def humanize(delta: dt.timedelta) -> str:
-    """'2天 3小时 5分' (or its English) for a span; the vendored countdown.js writes the same format."""
-    seconds = int(abs(delta.total_seconds()))
+def span_text(seconds: int) -> str:
+    """'2天 3小时 5分' (or its English) for a span of whole seconds; the vendored countdown.js writes the
+    same format."""
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
@@ -54,7 +54,12 @@ def humanize(delta: dt.timedelta) -> str:
     if days or hours:
         parts.append(_("%(n)d小时") % {"n": hours})
     parts.append(_("%(n)d分") % {"n": minutes})
-    text = " ".join(parts)
+    return " ".join(parts)
+
+
+def humanize(delta: dt.timedelta) -> str:
+    """'剩余 2天 3小时 5分' for time left, '已超时 …' for time past (or their English)."""
+    text = span_text(int(abs(delta.total_seconds())))
     return _("已超时 %(t)s") % {"t": text} if delta.total_seconds() < 0 else _("剩余 %(t)s") % {"t": text}
 
 

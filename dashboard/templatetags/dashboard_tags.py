@@ -1,7 +1,7 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from dashboard.deadlines import deadline_view
+from dashboard.deadlines import deadline_view, span_text
 
 register = template.Library()
 
@@ -57,16 +57,7 @@ def span(seconds):
     seconds = float(seconds)
     if seconds < 60:
         return _("%(n)d秒") % {"n": round(seconds)}
-    hours, rest = divmod(int(seconds), 3600)
-    minutes = rest // 60
-    days, hours = divmod(hours, 24)
-    parts = []
-    if days:
-        parts.append(_("%(n)d天") % {"n": days})
-    if days or hours:
-        parts.append(_("%(n)d小时") % {"n": hours})
-    parts.append(_("%(n)d分") % {"n": minutes})
-    return " ".join(parts)
+    return span_text(int(seconds))
 
 
 @register.filter
