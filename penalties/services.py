@@ -91,6 +91,23 @@ def ledger_transfer(
     return movement
 
 
+def ledger_reverse(
+    *, movement: LedgerMovement, reason: str, source: models.Model, penalty: Penalty | None = None
+) -> LedgerMovement:
+    """Move `movement`'s amount back: a new movement with its accounts swapped (R-P13 keeps history)."""
+    return ledger_transfer(
+        debit=movement.credit,
+        credit=movement.debit,
+        amount=movement.amount,
+        currency=movement.currency,
+        reason=reason,
+        source=source,
+        order=movement.order,
+        shop=movement.shop,
+        penalty=penalty,
+    )
+
+
 def account_balance(account: str, currency: str = LedgerMovement.Currency.CNY) -> Decimal:
     total = LedgerEntry.objects.filter(account=account, currency=currency).aggregate(s=Sum("amount"))["s"]
     return total or Decimal("0.00")
@@ -434,18 +451,8 @@ def penalty_revoke(*, penalty: Penalty, actor, reason: str) -> Penalty:
     if penalty.status != Penalty.Status.ACTIVE:
         raise InvalidTransition("penalty", penalty.status, "revoke", allowed_from=[Penalty.Status.ACTIVE])
     now = timezone.now()
-    for movement in penalty.movements.filter(reason__startswith="compensation."):
-        ledger_transfer(
-            debit=movement.credit,
-            credit=movement.debit,
-            amount=movement.amount,
-            currency=movement.currency,
-            reason="compensation.reversed",
-            source=penalty,
-            order=movement.order,
-            shop=movement.shop,
-            penalty=penalty,
-        )
+    for movement in penalty.movements.filter(reason__startswith="compensation.").select_related("order", "shop"):
+        ledger_reverse(movement=movement, reason="compensation.reversed", source=penalty, penalty=penalty)
     penalty.status = Penalty.Status.REVOKED
     penalty.revoked_at = now
     penalty.revoked_by = actor if actor is not None and getattr(actor, "pk", None) else None

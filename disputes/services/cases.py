@@ -711,19 +711,12 @@ def _undo(case: Case, *, actor, reason: str) -> None:
     effects = case.ruling_effects or {}
     for penalty in Penalty.objects.filter(pk__in=effects.get("penalties", []), status=Penalty.Status.ACTIVE):
         penalties.penalty_revoke(penalty=penalty, actor=actor, reason=reason)
-    for movement in LedgerMovement.objects.filter(pk__in=effects.get("movements", [])).exclude(
-        reason__startswith="compensation."
+    for movement in (
+        LedgerMovement.objects.filter(pk__in=effects.get("movements", []))
+        .exclude(reason__startswith="compensation.")
+        .select_related("order", "shop")
     ):
-        penalties.ledger_transfer(
-            debit=movement.credit,
-            credit=movement.debit,
-            amount=movement.amount,
-            currency=movement.currency,
-            reason="ruling.reversed",
-            source=case,
-            order=movement.order,
-            shop=movement.shop,
-        )
+        penalties.ledger_reverse(movement=movement, reason="ruling.reversed", source=case)
     Refund.objects.filter(pk__in=effects.get("refunds", [])).update(
         status=Refund.Status.CLOSED, closed_at=timezone.now(), close_reason="ruling reversed"
     )
