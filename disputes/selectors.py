@@ -36,31 +36,28 @@ def deadlines_of(obj: models.Model) -> list[Deadline]:
 # --- who sees which refund, complaint, case (CONTRACT.md "Who is who") -----------------------------
 
 
-def refund_list_for(user):
-    """Platform staff see every refund; a buyer their own; a seller their shops'."""
+def _visible_to_parties(qs, user):
+    """Platform staff see every row; a buyer their own; a seller their shops'."""
     from orders.selectors import shops_of_seller
 
-    from .models import Refund
-
-    qs = Refund.objects.select_related("order", "shop", "buyer")
     if not user.is_authenticated:
         return qs.none()
     if is_platform_staff(user):
         return qs
     return qs.filter(models.Q(buyer=user) | models.Q(shop__in=shops_of_seller(user)))
+
+
+def refund_list_for(user):
+    """Platform staff see every refund; a buyer their own; a seller their shops'."""
+    from .models import Refund
+
+    return _visible_to_parties(Refund.objects.select_related("order", "shop", "buyer"), user)
 
 
 def complaint_list_for(user):
-    from orders.selectors import shops_of_seller
-
     from .models import Complaint
 
-    qs = Complaint.objects.select_related("order", "shop", "buyer")
-    if not user.is_authenticated:
-        return qs.none()
-    if is_platform_staff(user):
-        return qs
-    return qs.filter(models.Q(buyer=user) | models.Q(shop__in=shops_of_seller(user)))
+    return _visible_to_parties(Complaint.objects.select_related("order", "shop", "buyer"), user)
 
 
 def case_list_for(user):
