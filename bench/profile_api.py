@@ -1,0 +1,106 @@
+"""Profile bench 4's endpoints in process, on the loaded bench database (a tool for work on bench 4).
+
+    .venv/bin/python -m bench.profile_api get 500          # GET cases/ 500 times: ms per request, SQL vs Python
+    .venv/bin/python -m bench.profile_api post 500         # POST refunds/ on 500 fresh paid orders
+    .venv/bin/python -m bench.profile_api bare 500 --cprofile   # the bare view, and the top functions
+
+Requests go through django.test.Client with the token header bench 4 sends (the whole middleware
+stack, authentication, view, rendering; no network, no gunicorn), each statement timed by an execute
+wrapper, so the time splits into PostgreSQL (per statement) and Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import time
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ.setdefault("THROTTLE_WRITE_RATE", "100000000/min")  # one buyer, as bench 4 (bench/run.py)
+
+PATHS = {"get": "/api/v1/cases/", "bare": "/bench/bare/", "post": "/api/v1/refunds/"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("what", choices=sorted(PATHS))
+    parser.add_argument("n", type=int)
+    parser.add_argument("--cprofile", action="store_true")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+
+    from bench import api
+
+    prep = api.prepare(args.n + 20 if args.what == "post" else 1)
+    client = Client(HTTP_HOST="127.0.0.1")
+    token = prep["buyer_token"] if args.what == "post" else prep["agent_token"]
+    headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    bodies = iter(
+        json.dumps({"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"})
+        for o in prep["orders"]
+    )
+
+    def request():
+        if args.what == "post":
+            r = client.post(PATHS["post"], next(bodies), content_type="application/json", **headers)
+        else:
+            r = client.get(PATHS[args.what], **headers)
+        assert r.status_code in (200, 201), (r.status_code, r.content[:300])
+
+    for _ in range(20):  # warm: imports, caches, prepared plans
+        request()
+
+    sql = {"n": 0, "s": 0.0}
+    by_statement: dict[str, list] = {}
+
+    def timed(execute, query, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(query, params, many, context)
+        finally:
+            spent = time.perf_counter() - t
+            sql["n"] += 1
+            sql["s"] += spent
+            key = " ".join(query.split())[:110]
+            row = by_statement.setdefault(key, [0, 0.0])
+            row[0] += 1
+            row[1] += spent
+
+    prof = cProfile.Profile() if args.cprofile else None
+    times = []
+    with connection.execute_wrapper(timed):
+        if prof:
+            prof.enable()
+        for _ in range(args.n):
+            t = time.perf_counter()
+            request()
+            times.append(time.perf_counter() - t)
+        if prof:
+            prof.disable()
+    total = sum(times)
+    times.sort()
+    n = args.n
+    print(
+        f"{args.what} {PATHS[args.what]}: {n} requests, mean {total / n * 1000:.2f} ms, "
+        f"p50 {times[n // 2] * 1000:.2f} ms, p95 {times[int(n * 0.95)] * 1000:.2f} ms; "
+        f"{sql['n'] / n:.1f} statements per request, SQL {sql['s'] / n * 1000:.2f} ms, "
+        f"Python {(total - sql['s']) / n * 1000:.2f} ms"
+    )
+    for key, (count, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
+        print(f"  {spent / n * 1000:6.3f} ms {count / n:4.1f}x  {key}")
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
+        pstats.Stats(prof).sort_stats("cumtime").print_stats(45)
+
+
+if __name__ == "__main__":
+    main()
