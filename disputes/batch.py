@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import io
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -77,19 +78,28 @@ def _columns(model) -> list[tuple[str, str, Any]]:
     return _COLUMNS[model]
 
 
-def _copy_text(sql_type: str):
-    """How a Python value of a column of `sql_type` is written in COPY's text format (None is \\N)."""
-    if sql_type == "jsonb":
-        return lambda v: _copy_escape(json.dumps(v, ensure_ascii=False))
-    if sql_type.startswith(("timestamp", "date")):
-        return lambda v: v.isoformat()
-    if sql_type == "boolean":
-        return lambda v: "t" if v else "f"
-    if sql_type == "interval":
-        return lambda v: f"{v.total_seconds()} seconds"
+_NULL = "\\N"
+_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]").search
+
+
+def _copy_column(sql_type: str, values: list) -> list[str]:
+    """A column's values in COPY's text format (None is \\N), a whole column at a time: no function
+    call per value where a builtin does (digits, text needing no escape), and each distinct timestamp
+    formatted once (a batch's rows share their `at`)."""
     if sql_type.startswith(("integer", "bigint", "smallint", "numeric")):
-        return str  # digits, a sign, a point
-    return lambda v: _copy_escape(str(v))
+        return [_NULL if v is None else str(v) for v in values]  # digits, a sign, a point
+    if sql_type.startswith(("timestamp", "date")):
+        texts = {v: v.isoformat() for v in set(values) if v is not None}
+        return [_NULL if v is None else texts[v] for v in values]
+    if sql_type == "boolean":
+        return [_NULL if v is None else ("t" if v else "f") for v in values]
+    if sql_type == "jsonb":
+        values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    elif sql_type == "interval":
+        return [_NULL if v is None else f"{v.total_seconds()} seconds" for v in values]
+    else:
+        values = [v if v is None or type(v) is str else str(v) for v in values]
+    return [_NULL if v is None else (_copy_escape(v) if _NEEDS_ESCAPE(v) else v) for v in values]
 
 
 def _copy_from(cursor, sql: str, data: io.StringIO) -> None:
@@ -135,10 +145,9 @@ def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> l
             names = ["id", *names]
             columns.append([str(pk) for pk in pks])
         for column, sql_type, _ in cols:
-            text = _copy_text(sql_type)
             default = defaults[column]
-            columns.append(["\\N" if (v := row.get(column, default)) is None else text(v) for row in rows])
-        data = io.StringIO("".join("\t".join(values) + "\n" for values in zip(*columns, strict=True)))
+            columns.append(_copy_column(sql_type, [row.get(column, default) for row in rows]))
+        data = io.StringIO("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n")
         # Table and columns come from the model's metadata, never from input; values travel as data.
         _copy_from(cursor, f"COPY {table} ({', '.join(names)}) FROM STDIN", data)
     return pks
