@@ -43,6 +43,20 @@ def canonical_data(data: Any) -> Any:
     return json.loads(json.dumps(data))
 
 
+def canonical_json(value: Any) -> str:
+    """The canonical JSON of a value as the chain hashes it: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_encode_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
+
+
+def _scalar(value: str | int | None) -> str:
+    if value is None:
+        return "null"
+    return _encode_string(value) if isinstance(value, str) else str(int(value))
+
+
 def content_hash(
     *,
     at: dt.datetime,
@@ -54,20 +68,19 @@ def content_hash(
     from_status: str,
     to_status: str,
     data: Any,
+    data_json: str | None = None,
 ) -> str:
-    """SHA-256 of the canonical JSON of one event's fields (sorted keys, no spaces, UTF-8)."""
-    payload = {
-        "at": canonical_at(at),
-        "actor_id": actor_id,
-        "actor_label": actor_label,
-        "action": action,
-        "subject_kind": subject_kind,
-        "subject_id": subject_id,
-        "from_status": from_status,
-        "to_status": to_status,
-        "data": data,
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """SHA-256 of the canonical JSON of one event's fields (sorted keys, no spaces, UTF-8).
+
+    The text is assembled field by field in sorted-key order — exactly what `canonical_json` gives
+    for the whole payload (tests/core/test_chain_canonical.py) — so that a caller that also writes
+    `data` can pass its canonical JSON (`data_json`) and have it serialised once."""
+    text = (
+        f'{{"action":{_scalar(action)},"actor_id":{_scalar(actor_id)},"actor_label":{_scalar(actor_label)},'
+        f'"at":"{canonical_at(at)}","data":{canonical_json(data) if data_json is None else data_json},'
+        f'"from_status":{_scalar(from_status)},"subject_id":{_scalar(subject_id)},'
+        f'"subject_kind":{_scalar(subject_kind)},"to_status":{_scalar(to_status)}}}'
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 

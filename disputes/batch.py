@@ -78,6 +78,10 @@ def _columns(model) -> list[tuple[str, str, Any]]:
     return _COLUMNS[model]
 
 
+class JSONText(str):
+    """A jsonb column's value already serialised (insert_rows writes it as it is)."""
+
+
 _NULL = "\\N"
 _NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]").search
 
@@ -94,12 +98,14 @@ def _copy_column(sql_type: str, values: list) -> list[str]:
     if sql_type == "boolean":
         return [_NULL if v is None else ("t" if v else "f") for v in values]
     if sql_type == "jsonb":
-        values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+        values = [v if v is None or type(v) is JSONText else json.dumps(v, ensure_ascii=False) for v in values]
     elif sql_type == "interval":
         return [_NULL if v is None else f"{v.total_seconds()} seconds" for v in values]
     else:
         values = [v if v is None or type(v) is str else str(v) for v in values]
-    return [_NULL if v is None else (_copy_escape(v) if _NEEDS_ESCAPE(v) else v) for v in values]
+    # Escaped once per distinct value: kinds, actions and labels repeat down a batch.
+    texts = {v: (_copy_escape(v) if _NEEDS_ESCAPE(v) else v) for v in set(values) if v is not None}
+    return [_NULL if v is None else texts[v] for v in values]
 
 
 def _copy_from(cursor, sql: str, data: io.StringIO) -> None:
@@ -190,6 +196,7 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
                 heads[(kind, subject_id)] = [head_id, length, "", head_hash]
         for e in events:
             data = chain.canonical_data(e.get("data"))
+            data_json = JSONText(chain.canonical_json(data))  # hashed and written: serialised once
             fields = {
                 "at": at,
                 "actor_label": "system",
@@ -202,9 +209,11 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
             }
             head = heads[(e["subject_kind"], e["subject_id"])]
             seq, prev_hash = head[1] + 1, head[3]
-            link = chain.link_hash(prev_hash, seq, chain.content_hash(actor_id=None, **fields))
+            link = chain.link_hash(prev_hash, seq, chain.content_hash(actor_id=None, data_json=data_json, **fields))
             head[1], head[2], head[3] = seq, prev_hash, link
-            rows.append({**fields, "actor_id": None, "seq": seq, "prev_hash": prev_hash, "hash": link})
+            rows.append(
+                {**fields, "data": data_json, "actor_id": None, "seq": seq, "prev_hash": prev_hash, "hash": link}
+            )
         advanced = [v for (kind, _), v in heads.items() if kind not in fresh]
         if advanced:
             cursor.execute(
@@ -378,26 +387,31 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
 
     code = R_P01.code
     points_for = {kind: R_P01.points_for(kind) for kind in {shop.kind for shop in shops.values()}}
+    tz = timezone.get_current_timezone()
+    due_texts: dict[dt.datetime, tuple[str, str]] = {}  # local due time, to the second and minute: often shared
     penalties: list[dict[str, Any]] = []
     for d, order in due:
         shop = shops[order.shop_id]
         amount, form = compensation_for(code=code, shop_kind=shop.kind, base=order.total_amount)
+        if (texts := due_texts.get(d.due_at)) is None:
+            local = d.due_at.astimezone(tz)
+            texts = due_texts[d.due_at] = (f"{local:%Y-%m-%d %H:%M:%S}", f"{local:%Y-%m-%d %H:%M}")
         penalties.append(
             {
-                "shop_id": shop.pk,
+                "shop_id": shop.id,
                 "code": code,
                 "points": points_for[shop.kind],
                 "point_class": R_P01.point_class,
                 "compensation_amount": amount,
                 "compensation_form": form,
                 "source_kind": "order",
-                "source_id": order.pk,
-                "order_id": order.pk,
+                "source_id": order.id,
+                "order_id": order.id,
                 "beneficiary_id": order.buyer_id,
-                "deadline_id": d.pk,
+                "deadline_id": d.id,
                 "status": Penalty.Status.ACTIVE,
                 "issued_at": now,
-                "note": f"R-T01 ship_by {timezone.localtime(d.due_at):%Y-%m-%d %H:%M:%S}"[:300],
+                "note": f"R-T01 ship_by {texts[0]}"[:300],
             }
         )
     # R-P11, read before the batch's own penalties are written: where each shop crosses a threshold.
@@ -459,20 +473,20 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
                     "point_class": R_P01.point_class,
                     "compensation": str(p["compensation_amount"]),
                     "form": p["compensation_form"],
-                    "source": f"order:{order.pk}",
+                    "source": f"order:{order.id}",
                 },
             }
         )
         events.append(
             {
                 "subject_kind": "order",
-                "subject_id": order.pk,
+                "subject_id": order.id,
                 "action": "order.late_shipment",
                 "from_status": order.status,
                 "to_status": order.status,
                 "data": {
                     "rule": "R-T01",
-                    "deadline": d.pk,
+                    "deadline": d.id,
                     "penalty": p["id"],
                     "compensation": str(p["compensation_amount"]),
                 },
@@ -480,18 +494,18 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         )
         messages.append(
             (
-                [order.buyer_id, shop.owner_id, *staff[shop.pk]],
+                [order.buyer_id, shop.owner_id, *staff[shop.id]],
                 "order.late_shipment",
-                f"订单 {order.pk} 延迟发货 (R-T01)",
+                f"订单 {order.id} 延迟发货 (R-T01)",
                 (
-                    f"卖家未在 {timezone.localtime(d.due_at):%Y-%m-%d %H:%M} 前发货:扣 {p['points']} 分,"
+                    f"卖家未在 {due_texts[d.due_at][1]} 前发货:扣 {p['points']} 分,"
                     f"违约金 {p['compensation_amount']} ({p['compensation_form']})。买家可申请延迟发货退款。"
                 ),
                 "order",
-                order.pk,
+                order.id,
             )
         )
-        outcomes[d.pk] = f"penalty {p['id']}"
+        outcomes[d.id] = f"penalty {p['id']}"
     events_record_many(events=events, at=now, fresh_kinds=("penalty", "sanction"))
     notifications_many(messages=messages)
     return outcomes
