@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 from django.db.models import Count, Sum
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core import chain
@@ -436,3 +437,27 @@ def test_a_shop_holding_every_threshold_earns_no_more_and_a_lifted_one_is_earned
     assert Sanction.objects.filter(shop=full).count() == 4
     again = Sanction.objects.get(shop=lifted, threshold=48, status="active")
     assert again.penalty.deadline_id == deadlines[2].pk  # the lifted shop's first late shipment: 51 points
+
+
+@pytest.mark.django_db
+def test_a_batch_locks_its_rows_as_instances_holding_the_named_fields_and_loading_the_rest_on_read():
+    """engine._lock_instances builds the locked rows without Model.__init__: they must behave as rows
+    loaded with .only() — the named fields read without a query, any other one loaded when read,
+    saved as existing rows."""
+    shop = _shop()
+    deadlines = _orders_with_due_ship_deadlines(shop, [UserFactory(roles=["buyer"])], due_at=T0)
+    orders = sorted(Order.objects.filter(pk__in=[d.subject_id for d in deadlines]), key=lambda o: o.pk)
+    with transaction.atomic():
+        locked = engine._lock_instances(Order, [o.pk for o in reversed(orders)], ("status", "shop", "total_amount"))
+        assert [o.pk for o in locked] == [o.pk for o in orders]  # ascending, whatever the order asked
+        first = locked[0]
+        assert first._state.adding is False and first._state.db == "default"
+        with CaptureQueriesContext(connection) as read:
+            assert (first.status, first.shop_id, first.total_amount) == ("paid", shop.pk, orders[0].total_amount)
+        assert len(read) == 0
+        with CaptureQueriesContext(connection) as read:
+            assert first.buyer_id == orders[0].buyer_id  # not named: one query, as a deferred field
+        assert len(read) == 1
+        first.shipping_address = "read back"
+        first.save(update_fields=["shipping_address"])
+        assert Order.objects.get(pk=first.pk).shipping_address == "read back"
