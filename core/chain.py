@@ -102,19 +102,22 @@ def event_content_hash(event) -> str:
     )
 
 
+def link_sql(prev: str, seq: str, digest: str) -> str:
+    """link_hash as a SQL expression over the given SQL terms, for statements that advance heads."""
+    return f"encode(sha256(convert_to({prev} || ':' || ({seq})::text || ':' || {digest}, 'UTF8')), 'hex')"
+
+
 # One statement takes the head row's lock (ON CONFLICT DO UPDATE locks and reads the latest committed
 # version even under READ COMMITTED), advances it and returns the link: the one extra query per event.
-_APPEND_SQL = """
-INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
-VALUES (%(kind)s, %(id)s, 1, %(genesis)s,
-        encode(sha256(convert_to(%(genesis)s || ':1:' || %(digest)s, 'UTF8')), 'hex'))
+_APPEND_SQL = f"""
+INSERT INTO {{table}} (subject_kind, subject_id, length, prev_hash, head_hash)
+VALUES (%(kind)s, %(id)s, 1, %(genesis)s, {link_sql("%(genesis)s", "1", "%(digest)s")})
 ON CONFLICT (subject_kind, subject_id) DO UPDATE SET
-    length = {table}.length + 1,
-    prev_hash = {table}.head_hash,
-    head_hash = encode(sha256(convert_to(
-        {table}.head_hash || ':' || ({table}.length + 1)::text || ':' || %(digest)s, 'UTF8')), 'hex')
+    length = {{table}}.length + 1,
+    prev_hash = {{table}}.head_hash,
+    head_hash = {link_sql("{table}.head_hash", "{table}.length + 1", "%(digest)s")}
 RETURNING length, prev_hash, head_hash
-"""
+"""  # noqa: S608 (the table and the expressions are constants; values travel as parameters)
 
 
 # The same head advance feeding the event's own insert: one statement for an audit event (#9).

@@ -21,7 +21,7 @@ from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -171,54 +171,94 @@ FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) AS v(sid, length, p
 """
 
 
+# Heads of subjects that get one event each, advanced in one statement: the link computed by
+# PostgreSQL with chain.link_sql (the formula of chain_append), a head started for a subject without one.
+_ADVANCE_ONCE_SQL = f"""
+WITH v AS (SELECT * FROM unnest(%(ids)s::bigint[], %(digests)s::text[]) AS v(sid, digest)),
+moved AS (
+    UPDATE {{table}} AS c
+    SET length = c.length + 1, prev_hash = c.head_hash,
+        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "v.digest")}
+    FROM v WHERE c.subject_kind = %(kind)s AND c.subject_id = v.sid
+    RETURNING c.subject_id, c.length, c.prev_hash, c.head_hash
+),
+started AS (
+    INSERT INTO {{table}} (subject_kind, subject_id, length, prev_hash, head_hash)
+    SELECT %(kind)s, v.sid, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "v.digest")}
+    FROM v WHERE NOT EXISTS (SELECT 1 FROM moved WHERE moved.subject_id = v.sid)
+    RETURNING subject_id, length, prev_hash, head_hash
+)
+SELECT * FROM moved UNION ALL SELECT * FROM started
+"""  # noqa: S608 (the table and the expressions are constants; values travel as parameters)
+
+
 def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fresh_kinds: Iterable[str] = ()) -> None:
     """Write system events (`subject_kind`, `subject_id`, `action`, `from_status`, `to_status`,
     `data`), each appended to its subject's hash chain exactly as core.services.event_record does
-    (same content hash, same link): three statements per subject kind, one insert for all events.
+    (same content hash, same link), with one insert for all events.
 
-    Subjects of `fresh_kinds` were created in this very transaction (a batch's penalties and
-    sanctions): their chains start here, so their heads are inserted with their final values in one
-    statement (a head that exists already fails the insert, and the batch with it).
+    The chain heads, per subject kind:
+    - `fresh_kinds`: subjects created in this very transaction (a batch's penalties and sanctions).
+      Their chains start here: the links are computed here and the heads inserted with their final
+      values in one statement (a head that exists already fails the insert, and the batch with it).
+    - a kind whose subjects get one event each (the usual batch: one event per order): one statement
+      advances every head, PostgreSQL computing the link as chain_append does, and starts the missing.
+    - otherwise three statements: heads made where missing, locked in ascending subject id, advanced.
 
-    The chain heads are locked in ascending subject id, after the subjects themselves (the engine's
-    lock order), so a batch never waits in a cycle with another batch or a per-row writer."""
+    A batch holds its subjects' locks before it writes their events (the engine's lock order), so no
+    other writer advances these heads meanwhile."""
     table = EventChain._meta.db_table
     fresh = set(fresh_kinds)
     rows: list[dict[str, Any]] = []
     by_kind: dict[str, list[int]] = defaultdict(list)
     for e in events:
+        data = chain.canonical_data(e.get("data"))
+        data_json = JSONText(chain.canonical_json(data))  # hashed and written: serialised once
+        fields = {
+            "at": at,
+            "actor_label": "system",
+            "action": e["action"],
+            "subject_kind": e["subject_kind"],
+            "subject_id": e["subject_id"],
+            "from_status": e.get("from_status", ""),
+            "to_status": e.get("to_status", ""),
+            "data": data,
+        }
+        digest = chain.content_hash(actor_id=None, data_json=data_json, **fields)
+        rows.append({**fields, "data": data_json, "actor_id": None, "digest": digest})
         by_kind[e["subject_kind"]].append(e["subject_id"])
-    heads: dict[tuple[str, int], list] = {}
+    once = {kind for kind, ids in by_kind.items() if kind not in fresh and len(set(ids)) == len(ids)}
+    heads: dict[tuple[str, int], list] = {}  # (kind, subject id) -> [head id, length, prev_hash, head_hash]
     with connection.cursor() as cursor:
         for kind, ids in by_kind.items():
             unique = sorted(set(ids))
             if kind in fresh:
                 heads.update({(kind, subject_id): [None, 0, "", chain.GENESIS] for subject_id in unique})
+            elif kind in once:
+                digests = {r["subject_id"]: r["digest"] for r in rows if r["subject_kind"] == kind}
+                cursor.execute(
+                    _ADVANCE_ONCE_SQL.format(table=table),
+                    {"ids": unique, "digests": [digests[i] for i in unique], "kind": kind, "genesis": chain.GENESIS},
+                )
+                linked = {subject_id: (length, prev, link) for subject_id, length, prev, link in cursor.fetchall()}
+                if len(linked) != len(unique):
+                    raise DatabaseError(f"{kind} chain heads: {len(linked)} of {len(unique)} advanced")
+                for r in rows:
+                    if r["subject_kind"] == kind:
+                        r["seq"], r["prev_hash"], r["hash"] = linked[r["subject_id"]]
+            else:
+                cursor.execute(_CHAIN_HEADS_SQL.format(table=table), [kind, chain.GENESIS, unique])
+                cursor.execute(_CHAIN_LOCK_SQL.format(table=table), [kind, unique])
+                for head_id, subject_id, length, head_hash in cursor.fetchall():
+                    heads[(kind, subject_id)] = [head_id, length, "", head_hash]
+        for r in rows:
+            if r["subject_kind"] in once:
                 continue
-            cursor.execute(_CHAIN_HEADS_SQL.format(table=table), [kind, chain.GENESIS, unique])
-            cursor.execute(_CHAIN_LOCK_SQL.format(table=table), [kind, unique])
-            for head_id, subject_id, length, head_hash in cursor.fetchall():
-                heads[(kind, subject_id)] = [head_id, length, "", head_hash]
-        for e in events:
-            data = chain.canonical_data(e.get("data"))
-            data_json = JSONText(chain.canonical_json(data))  # hashed and written: serialised once
-            fields = {
-                "at": at,
-                "actor_label": "system",
-                "action": e["action"],
-                "subject_kind": e["subject_kind"],
-                "subject_id": e["subject_id"],
-                "from_status": e.get("from_status", ""),
-                "to_status": e.get("to_status", ""),
-                "data": data,
-            }
-            head = heads[(e["subject_kind"], e["subject_id"])]
+            head = heads[(r["subject_kind"], r["subject_id"])]
             seq, prev_hash = head[1] + 1, head[3]
-            link = chain.link_hash(prev_hash, seq, chain.content_hash(actor_id=None, data_json=data_json, **fields))
+            link = chain.link_hash(prev_hash, seq, r["digest"])
             head[1], head[2], head[3] = seq, prev_hash, link
-            rows.append(
-                {**fields, "data": data_json, "actor_id": None, "seq": seq, "prev_hash": prev_hash, "hash": link}
-            )
+            r["seq"], r["prev_hash"], r["hash"] = seq, prev_hash, link
         advanced = [v for (kind, _), v in heads.items() if kind not in fresh]
         if advanced:
             cursor.execute(
