@@ -164,13 +164,6 @@ def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> l
     return pks
 
 
-_FRESH_HEADS_SQL = """
-INSERT INTO {table} (subject_kind, subject_id, length, prev_hash, head_hash)
-SELECT %s, v.sid, v.length, v.prev_hash, v.head_hash
-FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) AS v(sid, length, prev_hash, head_hash)
-"""
-
-
 # Heads of subjects that get one event each, advanced in one statement: the link computed by
 # PostgreSQL with chain.link_sql (the formula of chain_append), a head started for a subject without one.
 _ADVANCE_ONCE_SQL = f"""
@@ -270,18 +263,15 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
                     [v[3] for v in advanced],
                 ],
             )
-        for kind in fresh & set(by_kind):
-            started = [(sid, v) for (k, sid), v in heads.items() if k == kind]
-            cursor.execute(
-                _FRESH_HEADS_SQL.format(table=table),
-                [
-                    kind,
-                    [sid for sid, _ in started],
-                    [v[1] for _, v in started],
-                    [v[2] for _, v in started],
-                    [v[3] for _, v in started],
-                ],
-            )
+    insert_rows(
+        EventChain,
+        [
+            {"subject_kind": kind, "subject_id": sid, "length": v[1], "prev_hash": v[2], "head_hash": v[3]}
+            for (kind, sid), v in heads.items()
+            if kind in fresh
+        ],
+        ids=False,
+    )
     insert_rows(Event, rows, ids=False)
 
 
