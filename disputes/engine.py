@@ -381,9 +381,12 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     if any(hasattr(f, "from_db_value") or not f.concrete for f in fields):
         qs = model.objects.select_for_update().filter(pk__in=list(ids)).only(*field_names).order_by("pk")
         return list(qs)
-    attnames = ["id", *(f.attname for f in fields if not f.primary_key)]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields if not f.primary_key)
-    sql = f"SELECT id, {columns} FROM {model._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608
+    pk = model._meta.pk
+    fields = [pk, *(f for f in fields if not f.primary_key)]
+    attnames = [f.attname for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    where = connection.ops.quote_name(pk.column)
+    sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} = ANY(%s) ORDER BY {where} FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [list(ids)])
         rows = cursor.fetchall()
