@@ -26,7 +26,7 @@ from . import serializers as s
 from . import services
 from .export import case_export_zip
 from .models import CaseReview, Refund
-from .representation import CASE_LIST_VALUES, case_list_data
+from .representation import CASE_LIST_VALUES, case_list_data, refund_data
 from .selectors import case_list_for, case_party_list_for, complaint_list_for, deadlines_attach, refund_list_for
 
 
@@ -126,10 +126,11 @@ class RefundViewSet(
             )
         refund = services.refund_file(actor=user, buyer=buyer, **data)
         # Rendered from what refund_file wrote and read under the order's lock (the refund, its order,
-        # shop and buyer, its two clocks) instead of reading it all back: the same body as GET
-        # refunds/{id}/ (tests/disputes/test_representation.py). A refund just filed has no case.
+        # shop and buyer, its two clocks) instead of reading it all back, by hand as RefundSerializer
+        # would (disputes/representation.py): the same body as GET refunds/{id}/
+        # (tests/disputes/test_representation.py). A refund just filed has no case.
         Refund._meta.get_field("case").set_cached_value(refund, None)  # type: ignore[union-attr]
-        return Response(s.RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+        return Response(refund_data(refund), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RefundApproveSerializer, responses={200: s.RefundSerializer})
     @action(detail=True, methods=["post"])

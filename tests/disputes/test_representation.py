@@ -21,10 +21,10 @@ from core import api as core_api
 from core.api import CappedCountPaginator, QueuePagination
 from disputes import serializers as s
 from disputes import services
-from disputes.models import Case, Deadline
-from disputes.representation import deadlines_data
-from disputes.selectors import case_list_for, deadlines_attach
-from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, make_order
+from disputes.models import Case, Deadline, Refund
+from disputes.representation import deadlines_data, refund_data
+from disputes.selectors import case_list_for, deadlines_attach, refund_list_for
+from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, file_refund, make_order
 from tests.disputes.test_cases import _complaint_case, _refund_case
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +118,80 @@ def test_a_refund_filed_answers_what_reading_it_back_answers(cast, api):
             assert created.status_code == 201, created.json()
             read = client.get(f"/api/v1/refunds/{created.json()['id']}/")
         assert created.json() == read.json()
+
+
+def _varied_refunds(cast) -> list[Refund]:
+    """A refund in every state, of every kind and stage, with and without the optional values: a
+    description, a refusal, a return address, a return shipment and its rejection, a case, an
+    express advance (R-F06, the cast's buyer is in good standing), a refunded amount, a close reason;
+    orders paid, shipped, signed, completed."""
+    when = T0 + 5 * DAY
+    pending = at(
+        T0 + HOUR,
+        services.refund_file,
+        actor=cast.buyer,
+        order=make_order(cast, "not_shipped"),
+        kind="refund_only",
+        reason="ordered_by_mistake",
+        amount=Decimal("9.90"),
+        description='拍错了 "颜色"',
+    )
+    in_transit = file_refund(cast, make_order(cast, "shipped"), at=T0 + 2 * DAY, amount="33.30")
+    refused = file_refund(cast, make_order(cast, "received", complete=True), at=T0 + 4 * DAY, amount="100.00")
+    at(when, services.refund_refuse, refund=refused, actor=cast.seller, reason="商品无质量问题")
+    returning = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY, kind="return_and_refund")
+    at(when, services.refund_approve, refund=returning, actor=cast.seller, return_address="杭州市西湖区 1 号")
+    shipped_back = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY, kind="return_and_refund")
+    at(when, services.refund_approve, refund=shipped_back, actor=cast.seller)
+    at(
+        when + HOUR,
+        services.refund_return_shipment,
+        refund=shipped_back,
+        actor=cast.buyer,
+        carrier="顺丰",
+        tracking_number="SF1",
+    )
+    rejected = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY, kind="return_and_refund")
+    at(when, services.refund_approve, refund=rejected, actor=cast.seller)
+    at(
+        when + HOUR,
+        services.refund_return_shipment,
+        refund=rejected,
+        actor=cast.buyer,
+        carrier="顺丰",
+        tracking_number="SF2",
+    )
+    at(when + 2 * HOUR, services.refund_reject_return, refund=rejected, actor=cast.seller, reason="包装破损")
+    refunded = file_refund(cast, make_order(cast, "received", amount="123.45"), at=T0 + 4 * DAY, amount="23.45")
+    at(when, services.refund_approve, refund=refunded, actor=cast.seller)
+    withdrawn = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY)
+    at(when, services.refund_withdraw, refund=withdrawn, actor=cast.buyer)
+    exchange = file_refund(
+        cast, make_order(cast, "received", free_shipping=True), at=T0 + 4 * DAY, kind="exchange", reason="no_reason_7d"
+    )
+    escalated = _refund_case(cast, when=when).refund
+    return [pending, in_transit, refused, returning, shipped_back, rejected, refunded, withdrawn, exchange, escalated]
+
+
+def test_refund_data_is_what_the_refund_serializer_gives(cast):
+    filed = _varied_refunds(cast)
+    # Read as GET refunds/ reads them (views.RefundViewSet.get_queryset): the order, shop and case joined.
+    refunds = list(refund_list_for(cast.buyer).select_related("case", "shop__owner").order_by("id"))
+    assert [r.pk for r in refunds] == sorted(r.pk for r in filed)
+    with time_machine.travel(T0 + 8 * DAY, tick=False):
+        for refund in refunds:
+            assert list(refund_data(refund)) == s.RefundSerializer.Meta.fields  # the same keys, in the same order
+            assert refund_data(refund) == _json(s.RefundSerializer(refund).data), refund.status
+    shown = [refund_data(r) for r in refunds]
+    # Every state but `exchanged` (an exchange's ending) and `return_rejected` (the returned goods of an
+    # express refund go to the platform at once): the rejected return is shown in arbitration.
+    statuses = set(Refund.Status) - {Refund.Status.EXCHANGED, Refund.Status.RETURN_REJECTED}
+    assert {r["status"] for r in shown} == statuses
+    assert {r["stage"] for r in shown} == set(Refund.Stage) and {r["kind"] for r in shown} == set(Refund.Kind)
+    assert {r["return_freight_payer"] for r in shown} == set(Refund.FreightPayer)
+    assert any(r["case"] for r in shown) and any(r["express"] for r in shown) and any(r["description"] for r in shown)
+    assert any(r["return_rejection_reason"] for r in shown) and any(r["refunded_at"] for r in shown)
+    assert all(r["deadlines"] for r in shown if r["status"] not in ("closed", "refunded"))
 
 
 def test_a_second_open_refund_is_still_refused_r_f05(cast, api):
