@@ -83,15 +83,16 @@ def notification_rows(
 
 def notify(
     *,
-    users: Iterable,
+    users: Iterable = (),
+    user_ids: Iterable[int | None] = (),
     kind: str,
     title: str,
     body: str = "",
     subject: models.Model | None = None,
 ) -> list[Notification]:
-    """Send one message to each of `users` (duplicates and None are dropped)."""
+    """Send one message to each of `users` and `user_ids` (duplicates and None are dropped)."""
     rows = notification_rows(
-        user_ids=[user.pk if user is not None else None for user in users],
+        user_ids=[*(user.pk if user is not None else None for user in users), *user_ids],
         kind=kind,
         title=title,
         body=body,

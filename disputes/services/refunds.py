@@ -11,15 +11,16 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from core import rulebook
 from core.calendar import compute_due
 from core.errors import DomainError, InvalidTransition, RuleViolation
 from core.services import event_record, notify
-from orders.models import Order, Shipment
+from orders.models import Order, Shipment, Shop
 from penalties.models import LedgerMovement
 from penalties.services import PLATFORM_FUND, account_buyer, account_shop, ledger_transfer
 
@@ -133,7 +134,8 @@ def refund_stage_of(order: Order) -> str:
 def _claiming_refunds(order: Order) -> list[Refund]:
     """The order's refunds that count against R-F04 (neither closed nor exchanged): the refunded and
     the open ones."""
-    return list(order.refunds.exclude(status__in=[S.CLOSED, S.EXCHANGED]).only("status", "amount", "refunded_amount"))
+    claiming = order.refunds.exclude(status__in=[S.CLOSED, S.EXCHANGED]).only("status", "amount", "refunded_amount")
+    return list(claiming.order_by())  # summed and tested: in no particular order
 
 
 def _refundable_amount(
@@ -466,6 +468,32 @@ def refund_freight_payer(refund: Refund) -> FreightPayer:
     return FreightPayer(Refund.FreightPayer.SELLER, "seller's fault (quality, wrong item, misdescription): both ways")
 
 
+def _order_for_filing(order: Order, buyer) -> Order:
+    """`order` locked for a filing, with its shop (the refund's response names it) and the ids of the
+    shop's staff (`shop_staff_ids`, to notify them with the owner): one statement on PostgreSQL. The
+    buyer and the shop's owner are not read, their ids are enough. With `buyer`, only that buyer's
+    order is locked; another's raises `not_the_buyer`."""
+    qs = Order.objects.select_for_update(of=("self",)).select_related("shop")
+    if buyer is not None:
+        qs = qs.filter(buyer_id=buyer.pk)
+    if connection.vendor == "postgresql":
+        qs = qs.annotate(shop_staff_ids=RawSQL(_SHOP_STAFF_IDS_SQL, []))  # noqa: S611 (names from the models)
+    try:
+        locked = qs.get(pk=order.pk)
+    except Order.DoesNotExist:
+        if buyer is None:
+            raise
+        raise RuleViolation("the buyer is not this order's buyer", code="not_the_buyer", field="buyer") from None
+    if connection.vendor != "postgresql":
+        staff = Shop.staff.through.objects.filter(shop_id=locked.shop_id)  # type: ignore[attr-defined]
+        locked.shop_staff_ids = list(staff.values_list("user_id", flat=True))  # type: ignore[attr-defined]
+    return locked
+
+
+_SHOP_STAFF = Shop.staff.through._meta.db_table  # type: ignore[attr-defined]
+_SHOP_STAFF_IDS_SQL = f"ARRAY(SELECT user_id FROM {_SHOP_STAFF} WHERE shop_id = {Order._meta.db_table}.shop_id)"  # noqa: S608
+
+
 # --- transitions --------------------------------------------------------------------------------
 
 
@@ -480,12 +508,9 @@ def refund_file(
     description: str = "",
     buyer=None,
 ) -> Refund:
-    """The buyer (or an agent on the buyer's behalf) files a refund: `pending_seller`."""
-    order = (
-        Order.objects.select_for_update(of=("self",)).select_related("shop", "shop__owner", "buyer").get(pk=order.pk)
-    )
-    if buyer is not None and buyer.pk != order.buyer_id:
-        raise RuleViolation("the buyer is not this order's buyer", code="not_the_buyer", field="buyer")
+    """The buyer (or an agent on the buyer's behalf) files a refund: `pending_seller`. With `buyer`,
+    only on that buyer's order (`not_the_buyer` otherwise, before anything is locked)."""
+    order = _order_for_filing(order, buyer)
     # One read of the order's refunds serves R-F04 (what is left) and R-F05 (is one open): the order is
     # locked, so they cannot change in between.
     claiming = _claiming_refunds(order)
@@ -497,7 +522,7 @@ def refund_file(
     refund = Refund.objects.create(
         order=order,
         shop=order.shop,
-        buyer=order.buyer,
+        buyer_id=order.buyer_id,
         created_by=actor,
         kind=kind,
         reason=reason,
@@ -515,10 +540,16 @@ def refund_file(
         action="refund.filed",
         actor=actor,
         to_status=refund.status,
-        data={"kind": kind, "reason": reason, "amount": str(amount), "stage": stage, "on_behalf": actor != order.buyer},
+        data={
+            "kind": kind,
+            "reason": reason,
+            "amount": str(amount),
+            "stage": stage,
+            "on_behalf": actor.pk != order.buyer_id,
+        },
     )
     notify(
-        users=_sellers(refund),
+        user_ids=[order.shop.owner_id, *order.shop_staff_ids],  # type: ignore[attr-defined]
         kind="refund.filed",
         title=f"订单 {order.pk} 有新的退款申请,请及时处理",
         body=f"{refund.get_kind_display()} · {reason} · ¥{amount}",

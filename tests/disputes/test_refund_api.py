@@ -12,6 +12,7 @@ from disputes.models import Case, Complaint, Deadline, Refund
 from penalties.models import LedgerMovement, Penalty
 from penalties.services import PLATFORM_FUND, account_buyer
 from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, file_refund, make_order, sweep
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +39,17 @@ def test_buyer_files_through_the_api_and_sees_the_deadlines(cast, api):
     assert Notification.objects.filter(user=cast.seller, kind="refund.filed").count() == 1
     r = api(cast.buyer).get(f"/api/v1/refunds/{body['id']}/timeline/")
     assert [e["action"] for e in r.json()] == ["refund.filed"]
+
+
+def test_the_shops_owner_and_staff_hear_of_a_filing_the_buyer_does_not(cast, api):
+    staff = [UserFactory(roles=["seller"]) for _ in range(2)]
+    cast.shop.staff.add(*staff)
+    cast.stranger_shop.staff.add(UserFactory(roles=["seller"]))  # another shop's people hear nothing
+    order = make_order(cast, "received")
+    body = {"order": order.pk, "kind": "refund_only", "reason": "quality_issue", "amount": "10.00"}
+    assert _post(api(cast.buyer), "/api/v1/refunds/", body).status_code == 201
+    told = Notification.objects.filter(kind="refund.filed").values_list("user_id", flat=True)
+    assert sorted(told) == sorted([cast.seller.pk, *(u.pk for u in staff)])
 
 
 def test_a_reason_that_does_not_fit_the_stage_is_a_400_naming_the_allowed_ones(cast, api):
