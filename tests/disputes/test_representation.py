@@ -4,6 +4,7 @@ deadlines, and the 201 of POST refunds/ rendered from what the service wrote."""
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -26,6 +27,7 @@ from disputes.representation import deadlines_data, refund_data
 from disputes.selectors import case_list_for, deadlines_attach, refund_list_for
 from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, file_refund, make_order
 from tests.disputes.test_cases import _complaint_case, _refund_case
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -194,6 +196,82 @@ def test_refund_data_is_what_the_refund_serializer_gives(cast):
     assert all(r["deadlines"] for r in shown if r["status"] not in ("closed", "refunded"))
 
 
+def _same_for_any_order(value, pk: int):
+    """A response's JSON with what depends on which order was used (the order's id, the refund's and
+    its clocks' ids) taken out, so that answers about two fresh orders compare."""
+    if isinstance(value, dict):
+        return {k: "ID" if k == "id" else _same_for_any_order(v, pk) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_for_any_order(v, pk) for v in value]
+    if isinstance(value, str):
+        return re.sub(rf"(?<!\d){pk}(?!\d)", "ORDER", value)
+    return value
+
+
+FILINGS = [  # (who, body given the order's id): valid, malformed, and refused by the rules
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": 9.9, "note": 1}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": 9, "description": "x"}),
+    ("buyer", lambda o: {"order": str(o), "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "1"}),
+    (
+        "buyer",
+        lambda o: {"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.9", "buyer": None},
+    ),
+    ("buyer", lambda o: {"order": o, "reason": "ordered_by_mistake", "amount": "9.90"}),
+    ("buyer", lambda o: {"order": o, "kind": 1, "reason": "ordered_by_mistake", "amount": "9.90"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "nope", "amount": "-1"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1.234"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "NaN"}),
+    (
+        "buyer",
+        lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1", "description": None},
+    ),
+    (
+        "buyer",
+        lambda o: {
+            "order": o,
+            "kind": "refund_only",
+            "reason": "out_of_stock",
+            "amount": "1",
+            "description": "x" * 2001,
+        },
+    ),
+    ("buyer", lambda o: {"order": True, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": 0, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": 2**70, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": 999_999_999, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": None, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: [o]),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "quality_issue", "amount": "9.90"}),  # stage
+    ("buyer", lambda o: {"order": o, "kind": "exchange", "reason": "out_of_stock", "amount": "0.00"}),  # kind
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "200.01"}),  # R-F04
+    ("other_buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("other_buyer", lambda o: {"order": o, "kind": "nope", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer_and_seller", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+]
+
+
+def test_a_buyers_filing_answers_what_the_full_serializer_answers(cast, api, monkeypatch):
+    """POST refunds/ checks a buyer's well-formed request without RefundCreateSerializer
+    (serializers.refund_request_on_own_order): every answer, of every kind, is the serializer's."""
+    both = UserFactory(roles=["buyer", "seller"])  # sees the shop's orders as its staff, files as a buyer
+    cast.shop.staff.add(both)
+    clients = {"buyer": api(cast.buyer), "other_buyer": api(cast.other_buyer), "buyer_and_seller": api(both)}
+    quick = s.refund_request_on_own_order
+    taken = 0
+    for who, body in FILINGS:
+        answers = []
+        for path in (quick, lambda data: None):
+            monkeypatch.setattr(s, "refund_request_on_own_order", path)
+            order = make_order(cast, "not_shipped")
+            with time_machine.travel(T0 + HOUR, tick=False):
+                r = clients[who].post("/api/v1/refunds/", body(order.pk), format="json")
+            answers.append((r.status_code, _same_for_any_order(r.json(), order.pk)))
+        assert answers[0] == answers[1], (who, body(0))
+        taken += quick(body(1)) is not None and who == "buyer"
+    assert taken == 7  # the quick path was tried: valid requests, refused by the rules or naming no order of theirs
+
+
 def test_a_second_open_refund_is_still_refused_r_f05(cast, api):
     order = make_order(cast, "received")
     body = {"order": order.pk, "kind": "refund_only", "reason": "quality_issue", "amount": "10.00"}
@@ -304,12 +382,12 @@ def test_a_capped_count_is_cached_an_exact_one_never(cast, api, monkeypatch):
 
 
 # Statements of POST refunds/ for a refund before shipment (bench 4's request), authentication aside:
-# the order looked up, BEGIN, the order locked with its shop and the shop's staff, its refunds, the
-# refund, its two clocks (one insert), the event with its chain head (one statement), the
-# notification, COMMIT. Was 18 before #9 (the order's items and shipments prefetched and unused, a
-# second read of its refunds, the refund read back with its order, items and clocks, a statement per
-# clock and two per event), then 10 (the shop's staff read on their own).
-REFUND_FILE_STATEMENTS = 9
+# BEGIN, the buyer's order locked with its shop and the shop's staff, its refunds, the refund, its two
+# clocks (one insert), the event with its chain head (one statement), the notification, COMMIT. Was 18
+# before #9 (the order's items and shipments prefetched and unused, a second read of its refunds, the
+# refund read back with its order, items and clocks, a statement per clock and two per event), then
+# 10 (the order looked up by the serializer before it was locked, the shop's staff read on their own).
+REFUND_FILE_STATEMENTS = 8
 
 
 def test_filing_a_refund_takes_a_fixed_number_of_statements(cast, api):
