@@ -9,6 +9,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import chain
+from .inserts import insert
 from .models import Event, Notification
 
 
@@ -99,4 +100,4 @@ def notify(
         subject_kind=_subject_kind(subject) if subject is not None else "",
         subject_id=subject.pk if subject is not None else None,
     )
-    return Notification.objects.bulk_create([Notification(**row) for row in rows])
+    return insert([Notification(**row) for row in rows])
