@@ -9,6 +9,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import chain
+from .inserts import insert
 from .models import Event, Notification
 
 
@@ -83,19 +84,20 @@ def notification_rows(
 
 def notify(
     *,
-    users: Iterable,
+    users: Iterable = (),
+    user_ids: Iterable[int | None] = (),
     kind: str,
     title: str,
     body: str = "",
     subject: models.Model | None = None,
 ) -> list[Notification]:
-    """Send one message to each of `users` (duplicates and None are dropped)."""
+    """Send one message to each of `users` and `user_ids` (duplicates and None are dropped)."""
     rows = notification_rows(
-        user_ids=[user.pk if user is not None else None for user in users],
+        user_ids=[*(user.pk if user is not None else None for user in users), *user_ids],
         kind=kind,
         title=title,
         body=body,
         subject_kind=_subject_kind(subject) if subject is not None else "",
         subject_id=subject.pk if subject is not None else None,
     )
-    return Notification.objects.bulk_create([Notification(**row) for row in rows])
+    return insert([Notification(**row) for row in rows])

@@ -40,6 +40,7 @@ from django.utils.module_loading import import_string
 
 from core import rulebook
 from core.calendar import compute_due
+from core.inserts import insert
 
 from .models import Deadline
 
@@ -143,7 +144,7 @@ def deadlines_schedule(*, subject: models.Model, rule_ids: Sequence[str], start:
     """Start several rules' clocks on `subject` at `start` with their rulebook durations, in one
     statement (a refund's filing starts two)."""
     kind = subject_kind_of(subject)
-    return Deadline.objects.bulk_create(
+    return insert(
         [
             Deadline(**deadline_fields(subject_kind=kind, subject_id=subject.pk, rule_id=rule_id, start=start))
             for rule_id in rule_ids

@@ -1,9 +1,10 @@
-"""Hand-written JSON shapes for the hot read paths (issue #9, bench 4 and 5).
+"""Hand-written JSON shapes for the hot paths (issue #9, bench 4 and 5).
 
 DRF builds a ModelSerializer's fields on every instantiation, and `DeadlineSerializer(many=True)`
 was instantiated once per row of a list: most of a queue page's server time. These functions give
-exactly what `DeadlineSerializer` and `CaseSerializer` give (same keys in the same order, same
-strings), from model instances or from `.values()` rows, with nothing per row but the values.
+exactly what `DeadlineSerializer`, `CaseSerializer` and `RefundSerializer` give (same keys in the
+same order, same strings), from model instances or from `.values()` rows, with nothing per row but
+the values.
 tests/disputes/test_representation.py checks the equality against the serializers on varied rows,
 so a field added to a serializer and not here fails a test.
 """
@@ -22,7 +23,9 @@ from rest_framework import serializers
 
 from core import rulebook
 
-from .models import Deadline
+from .models import Deadline, Refund
+from .selectors import deadlines_of
+from .services.refunds import refund_freight_payer
 
 # The columns a deadline's JSON needs (everything but the sweeper's own bookkeeping).
 DEADLINE_VALUES = (
@@ -70,7 +73,11 @@ CASE_LIST_VALUES = (
     "updated_at",
 )
 
-_CASE_REFUND_AMOUNT = serializers.DecimalField(max_digits=12, decimal_places=2)  # Case.refund_amount
+# Built once: DRF's DecimalField output (quantized, as a string) without a field per row.
+_AMOUNT = serializers.DecimalField(
+    max_digits=12, decimal_places=2
+)  # Case.refund_amount, Refund.amount, Order.total_amount
+_SHIPPING_FEE = serializers.DecimalField(max_digits=10, decimal_places=2)  # Order.shipping_fee
 
 
 def _when(value: dt.datetime | None, tz) -> str | None:
@@ -179,10 +186,64 @@ def case_list_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "ruled_at": _when(r["ruled_at"], tz),
                 "outcome": r["outcome"],
                 "responsibility": r["responsibility"],
-                "refund_amount": _CASE_REFUND_AMOUNT.to_representation(amount) if amount is not None else None,
+                "refund_amount": _AMOUNT.to_representation(amount) if amount is not None else None,
                 "created_at": _when(r["created_at"], tz),
                 "updated_at": _when(r["updated_at"], tz),
                 "deadlines": deadlines.get(r["id"], []),
             }
         )
     return out
+
+
+def refund_data(refund: Refund) -> dict[str, Any]:
+    """`RefundSerializer(refund).data` without building the serializer (POST refunds/'s 201). The
+    refund's order and shop are read from the instance (select them with it), its case from the
+    instance's cache or a query, its clocks as `deadlines_of` gives them."""
+    tz = timezone.get_current_timezone()
+    order = refund.order
+    freight = getattr(refund, "_freight", None)
+    if freight is None:  # as RefundSerializer._freight: computed once per instance
+        freight = refund._freight = refund_freight_payer(refund)  # type: ignore[attr-defined]
+    case = getattr(refund, "case", None)
+    return {
+        "id": refund.pk,
+        "order": {
+            "id": order.pk,
+            "status": str(order.status),
+            "total_amount": _AMOUNT.to_representation(order.total_amount),
+            "shipping_fee": _SHIPPING_FEE.to_representation(order.shipping_fee),
+            "free_shipping": bool(order.free_shipping),
+            "paid_at": _when(order.paid_at, tz),
+            "shipped_at": _when(order.shipped_at, tz),
+            "signed_at": _when(order.signed_at, tz),
+            "completed_at": _when(order.completed_at, tz),
+        },
+        "shop": refund.shop_id,
+        "shop_name": str(refund.shop.name),
+        "buyer": refund.buyer_id,
+        "created_by": refund.created_by_id,
+        "kind": str(refund.kind),
+        "reason": str(refund.reason),
+        "stage": str(refund.stage),
+        "amount": _AMOUNT.to_representation(refund.amount),
+        "description": str(refund.description),
+        "status": str(refund.status),
+        "refusal_count": int(refund.refusal_count),
+        "refusal_reason": str(refund.refusal_reason),
+        "return_address": str(refund.return_address),
+        "return_carrier": str(refund.return_carrier),
+        "return_tracking_number": str(refund.return_tracking_number),
+        "return_shipped_at": _when(refund.return_shipped_at, tz),
+        "return_rejection_reason": str(refund.return_rejection_reason),
+        "return_freight_payer": freight.payer,
+        "return_freight_note": freight.note,
+        "express": bool(refund.express),
+        "refunded_amount": _AMOUNT.to_representation(refund.refunded_amount),
+        "refunded_at": _when(refund.refunded_at, tz),
+        "closed_at": _when(refund.closed_at, tz),
+        "close_reason": str(refund.close_reason),
+        "case": case.pk if case is not None else None,
+        "created_at": _when(refund.created_at, tz),
+        "updated_at": _when(refund.updated_at, tz),
+        "deadlines": deadlines_data(deadlines_of(refund)),
+    }

@@ -162,11 +162,42 @@ class OnBehalfSerializer(serializers.Serializer):
             self.fields["order"].queryset = orders  # type: ignore[attr-defined]
 
 
-class RefundCreateSerializer(OnBehalfSerializer):
+class RefundRequestSerializer(serializers.Serializer):
+    """What a refund request asks, apart from the order: kind, reason, amount, description."""
+
     kind = serializers.ChoiceField(choices=Refund.Kind.choices)
     reason = serializers.ChoiceField(choices=[(r, r) for r in rulebook.ALL_REFUND_REASONS])
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.00"))
     description = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RefundCreateSerializer(OnBehalfSerializer, RefundRequestSerializer):
+    # POST refunds/: the order (and, for agents, the buyer), then the request; its schema describes it
+    # with OnBehalfSerializer's words.
+    pass
+
+
+# One instance for every request, as a ListSerializer keeps one child: `run_validation` keeps nothing
+# on the instance, and DRF builds a serializer's fields (deep copies) at each instantiation.
+_REFUND_REQUEST = RefundRequestSerializer()
+
+
+def refund_request_on_own_order(data) -> dict | None:
+    """POST refunds/'s body, validated as RefundCreateSerializer would validate it, when it is a JSON
+    object that RefundCreateSerializer would accept from a buyer filing on an order of theirs: the
+    order as an unread `Order(pk=…)` (the caller must check that it is the caller's, refund_file's
+    `buyer` does that under the lock). None for anything else (a form, a `buyer`, an order id that is
+    not a plain integer, any invalid field): RefundCreateSerializer decides, and words the errors."""
+    if type(data) is not dict or "buyer" in data:
+        return None
+    order_id = data.get("order")
+    if type(order_id) is not int or not 0 < order_id < 2**63:
+        return None
+    try:
+        fields = _REFUND_REQUEST.run_validation(data)
+    except serializers.ValidationError:
+        return None
+    return {"order": Order(pk=order_id), **fields}
 
 
 class RefundApproveSerializer(serializers.Serializer):

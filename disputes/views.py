@@ -16,6 +16,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from core.api import QueuePagination
+from core.errors import RuleViolation
 from core.idempotency import idempotent
 from core.models import Event
 from core.roles import Role, has_role, is_arbitrator, is_platform_staff
@@ -26,7 +27,7 @@ from . import serializers as s
 from . import services
 from .export import case_export_zip
 from .models import CaseReview, Refund
-from .representation import CASE_LIST_VALUES, case_list_data
+from .representation import CASE_LIST_VALUES, case_list_data, refund_data
 from .selectors import case_list_for, case_party_list_for, complaint_list_for, deadlines_attach, refund_list_for
 
 
@@ -111,6 +112,15 @@ class RefundViewSet(
         staff = is_platform_staff(user)
         if not (staff or has_role(user, Role.BUYER)):
             raise PermissionDenied("buyers file refunds (or agents on a buyer's behalf)")
+        if not staff and (fields := s.refund_request_on_own_order(request.data)) is not None:
+            # A buyer's well-formed request, checked without a query: refund_file locks the order only
+            # if it is the buyer's. If it is not, the full serializer below answers as it always did
+            # (400 for an order the caller cannot see, 403 for one seen as a seller).
+            try:
+                return self._filed(services.refund_file(actor=user, buyer=user, **fields))
+            except RuleViolation as exc:
+                if exc.code != "not_the_buyer":
+                    raise
         # The order is only looked up here (refund_file locks and reads it again): no joins, no prefetch.
         orders = order_list_for(user).select_related(None).prefetch_related(None).only("id", "buyer_id")
         serializer = s.RefundCreateSerializer(data=request.data, orders=orders)
@@ -124,12 +134,15 @@ class RefundViewSet(
                 {"code": "invalid", "detail": "agents name the buyer", "buyer": ["required for agents"]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        refund = services.refund_file(actor=user, buyer=buyer, **data)
+        return self._filed(services.refund_file(actor=user, buyer=buyer, **data))
+
+    def _filed(self, refund: Refund) -> Response:
         # Rendered from what refund_file wrote and read under the order's lock (the refund, its order,
-        # shop and buyer, its two clocks) instead of reading it all back: the same body as GET
-        # refunds/{id}/ (tests/disputes/test_representation.py). A refund just filed has no case.
+        # shop, its two clocks) instead of reading it all back, by hand as RefundSerializer
+        # would (disputes/representation.py): the same body as GET refunds/{id}/
+        # (tests/disputes/test_representation.py). A refund just filed has no case.
         Refund._meta.get_field("case").set_cached_value(refund, None)  # type: ignore[union-attr]
-        return Response(s.RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
+        return Response(refund_data(refund), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.RefundApproveSerializer, responses={200: s.RefundSerializer})
     @action(detail=True, methods=["post"])

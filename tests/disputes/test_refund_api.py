@@ -6,12 +6,14 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from core.errors import RuleViolation
 from core.models import Event, Notification
 from disputes import services
 from disputes.models import Case, Complaint, Deadline, Refund
 from penalties.models import LedgerMovement, Penalty
 from penalties.services import PLATFORM_FUND, account_buyer
 from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, file_refund, make_order, sweep
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +40,60 @@ def test_buyer_files_through_the_api_and_sees_the_deadlines(cast, api):
     assert Notification.objects.filter(user=cast.seller, kind="refund.filed").count() == 1
     r = api(cast.buyer).get(f"/api/v1/refunds/{body['id']}/timeline/")
     assert [e["action"] for e in r.json()] == ["refund.filed"]
+
+
+def test_the_shops_owner_and_staff_hear_of_a_filing_the_buyer_does_not(cast, api):
+    staff = [UserFactory(roles=["seller"]) for _ in range(2)]
+    cast.shop.staff.add(*staff)
+    cast.stranger_shop.staff.add(UserFactory(roles=["seller"]))  # another shop's people hear nothing
+    order = make_order(cast, "received")
+    body = {"order": order.pk, "kind": "refund_only", "reason": "quality_issue", "amount": "10.00"}
+    assert _post(api(cast.buyer), "/api/v1/refunds/", body).status_code == 201
+    told = Notification.objects.filter(kind="refund.filed").values_list("user_id", flat=True)
+    assert sorted(told) == sorted([cast.seller.pk, *(u.pk for u in staff)])
+
+
+def test_the_filings_written_out_reads_build_what_the_orm_builds(cast):
+    """refund_file's two reads are written out on PostgreSQL (#9): the order locked with its shop and
+    the shop's staff, and the order's claiming refunds. They build the instances the ORM builds."""
+    from disputes.services.refunds import _claiming_refunds, _order_for_filing
+    from orders.models import Order
+
+    cast.shop.staff.add(*[UserFactory(roles=["seller"]) for _ in range(2)])
+    order = make_order(cast, "received", complete=True)
+    for buyer in (None, cast.buyer):
+        locked = _order_for_filing(order, buyer)
+        orm = Order.objects.select_related("shop").get(pk=order.pk)
+        for obj, ref in ((locked, orm), (locked.shop, orm.shop)):
+            fields = type(ref)._meta.concrete_fields
+            assert [(f.attname, getattr(obj, f.attname)) for f in fields] == [
+                (f.attname, getattr(ref, f.attname)) for f in fields
+            ]
+            assert [type(getattr(obj, f.attname)) for f in fields] == [type(getattr(ref, f.attname)) for f in fields]
+            assert obj._state.adding is False and obj._state.db == ref._state.db
+        assert sorted(locked.shop_staff_ids) == sorted(cast.shop.staff.values_list("id", flat=True))
+    with pytest.raises(RuleViolation) as err:
+        _order_for_filing(order, cast.other_buyer)
+    assert err.value.code == "not_the_buyer"
+    with pytest.raises(Order.DoesNotExist):
+        _order_for_filing(Order(pk=order.pk + 1000), None)
+
+    first = file_refund(cast, order, at=T0 + 4 * DAY, reason="quality_issue", amount="50.00")
+    at(T0 + 4 * DAY + HOUR, services.refund_approve, refund=first, actor=cast.seller)  # refunded: claims 50
+    second = file_refund(cast, order, at=T0 + 5 * DAY, reason="quality_issue", amount="20.00")
+    at(T0 + 5 * DAY + HOUR, services.refund_withdraw, refund=second, actor=cast.buyer)  # closed: claims nothing
+    third = file_refund(cast, order, at=T0 + 6 * DAY, reason="quality_issue", amount="30.00")  # open
+    read = sorted(_claiming_refunds(order), key=lambda r: r.pk)
+    orm = list(
+        Refund.objects.filter(order=order)
+        .exclude(status__in=["closed", "exchanged"])
+        .only("status", "amount", "refunded_amount")
+        .order_by("pk")
+    )
+    assert [r.pk for r in read] == [first.pk, third.pk] == [r.pk for r in orm]
+    assert [r.get_deferred_fields() for r in read] == [r.get_deferred_fields() for r in orm]  # before any is read
+    columns = ("pk", "status", "amount", "refunded_amount")
+    assert [[getattr(r, c) for c in columns] for r in read] == [[getattr(r, c) for c in columns] for r in orm]
 
 
 def test_a_reason_that_does_not_fit_the_stage_is_a_400_naming_the_allowed_ones(cast, api):

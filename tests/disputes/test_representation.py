@@ -4,6 +4,7 @@ deadlines, and the 201 of POST refunds/ rendered from what the service wrote."""
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -21,11 +22,12 @@ from core import api as core_api
 from core.api import CappedCountPaginator, QueuePagination
 from disputes import serializers as s
 from disputes import services
-from disputes.models import Case, Deadline
-from disputes.representation import deadlines_data
-from disputes.selectors import case_list_for, deadlines_attach
-from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, make_order
+from disputes.models import Case, Deadline, Refund
+from disputes.representation import deadlines_data, refund_data
+from disputes.selectors import case_list_for, deadlines_attach, refund_list_for
+from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, file_refund, make_order
 from tests.disputes.test_cases import _complaint_case, _refund_case
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +120,156 @@ def test_a_refund_filed_answers_what_reading_it_back_answers(cast, api):
             assert created.status_code == 201, created.json()
             read = client.get(f"/api/v1/refunds/{created.json()['id']}/")
         assert created.json() == read.json()
+
+
+def _varied_refunds(cast) -> list[Refund]:
+    """A refund in every state, of every kind and stage, with and without the optional values: a
+    description, a refusal, a return address, a return shipment and its rejection, a case, an
+    express advance (R-F06, the cast's buyer is in good standing), a refunded amount, a close reason;
+    orders paid, shipped, signed, completed."""
+    when = T0 + 5 * DAY
+    pending = at(
+        T0 + HOUR,
+        services.refund_file,
+        actor=cast.buyer,
+        order=make_order(cast, "not_shipped"),
+        kind="refund_only",
+        reason="ordered_by_mistake",
+        amount=Decimal("9.90"),
+        description='拍错了 "颜色"',
+    )
+    in_transit = file_refund(cast, make_order(cast, "shipped"), at=T0 + 2 * DAY, amount="33.30")
+    refused = file_refund(cast, make_order(cast, "received", complete=True), at=T0 + 4 * DAY, amount="100.00")
+    at(when, services.refund_refuse, refund=refused, actor=cast.seller, reason="商品无质量问题")
+    returning = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY, kind="return_and_refund")
+    at(when, services.refund_approve, refund=returning, actor=cast.seller, return_address="杭州市西湖区 1 号")
+    shipped_back = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY, kind="return_and_refund")
+    at(when, services.refund_approve, refund=shipped_back, actor=cast.seller)
+    at(
+        when + HOUR,
+        services.refund_return_shipment,
+        refund=shipped_back,
+        actor=cast.buyer,
+        carrier="顺丰",
+        tracking_number="SF1",
+    )
+    rejected = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY, kind="return_and_refund")
+    at(when, services.refund_approve, refund=rejected, actor=cast.seller)
+    at(
+        when + HOUR,
+        services.refund_return_shipment,
+        refund=rejected,
+        actor=cast.buyer,
+        carrier="顺丰",
+        tracking_number="SF2",
+    )
+    at(when + 2 * HOUR, services.refund_reject_return, refund=rejected, actor=cast.seller, reason="包装破损")
+    refunded = file_refund(cast, make_order(cast, "received", amount="123.45"), at=T0 + 4 * DAY, amount="23.45")
+    at(when, services.refund_approve, refund=refunded, actor=cast.seller)
+    withdrawn = file_refund(cast, make_order(cast, "received"), at=T0 + 4 * DAY)
+    at(when, services.refund_withdraw, refund=withdrawn, actor=cast.buyer)
+    exchange = file_refund(
+        cast, make_order(cast, "received", free_shipping=True), at=T0 + 4 * DAY, kind="exchange", reason="no_reason_7d"
+    )
+    escalated = _refund_case(cast, when=when).refund
+    return [pending, in_transit, refused, returning, shipped_back, rejected, refunded, withdrawn, exchange, escalated]
+
+
+def test_refund_data_is_what_the_refund_serializer_gives(cast):
+    filed = _varied_refunds(cast)
+    # Read as GET refunds/ reads them (views.RefundViewSet.get_queryset): the order, shop and case joined.
+    refunds = list(refund_list_for(cast.buyer).select_related("case", "shop__owner").order_by("id"))
+    assert [r.pk for r in refunds] == sorted(r.pk for r in filed)
+    with time_machine.travel(T0 + 8 * DAY, tick=False):
+        for refund in refunds:
+            assert list(refund_data(refund)) == s.RefundSerializer.Meta.fields  # the same keys, in the same order
+            assert refund_data(refund) == _json(s.RefundSerializer(refund).data), refund.status
+    shown = [refund_data(r) for r in refunds]
+    # Every state but `exchanged` (an exchange's ending) and `return_rejected` (the returned goods of an
+    # express refund go to the platform at once): the rejected return is shown in arbitration.
+    statuses = set(Refund.Status) - {Refund.Status.EXCHANGED, Refund.Status.RETURN_REJECTED}
+    assert {r["status"] for r in shown} == statuses
+    assert {r["stage"] for r in shown} == set(Refund.Stage) and {r["kind"] for r in shown} == set(Refund.Kind)
+    assert {r["return_freight_payer"] for r in shown} == set(Refund.FreightPayer)
+    assert any(r["case"] for r in shown) and any(r["express"] for r in shown) and any(r["description"] for r in shown)
+    assert any(r["return_rejection_reason"] for r in shown) and any(r["refunded_at"] for r in shown)
+    assert all(r["deadlines"] for r in shown if r["status"] not in ("closed", "refunded"))
+
+
+def _same_for_any_order(value, pk: int):
+    """A response's JSON with what depends on which order was used (the order's id, the refund's and
+    its clocks' ids) taken out, so that answers about two fresh orders compare."""
+    if isinstance(value, dict):
+        return {k: "ID" if k == "id" else _same_for_any_order(v, pk) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_same_for_any_order(v, pk) for v in value]
+    if isinstance(value, str):
+        return re.sub(rf"(?<!\d){pk}(?!\d)", "ORDER", value)
+    return value
+
+
+FILINGS = [  # (who, body given the order's id): valid, malformed, and refused by the rules
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": 9.9, "note": 1}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": 9, "description": "x"}),
+    ("buyer", lambda o: {"order": str(o), "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "1"}),
+    (
+        "buyer",
+        lambda o: {"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.9", "buyer": None},
+    ),
+    ("buyer", lambda o: {"order": o, "reason": "ordered_by_mistake", "amount": "9.90"}),
+    ("buyer", lambda o: {"order": o, "kind": 1, "reason": "ordered_by_mistake", "amount": "9.90"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "nope", "amount": "-1"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1.234"}),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "NaN"}),
+    (
+        "buyer",
+        lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1", "description": None},
+    ),
+    (
+        "buyer",
+        lambda o: {
+            "order": o,
+            "kind": "refund_only",
+            "reason": "out_of_stock",
+            "amount": "1",
+            "description": "x" * 2001,
+        },
+    ),
+    ("buyer", lambda o: {"order": True, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": 0, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": 2**70, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": 999_999_999, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: {"order": None, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer", lambda o: [o]),
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "quality_issue", "amount": "9.90"}),  # stage
+    ("buyer", lambda o: {"order": o, "kind": "exchange", "reason": "out_of_stock", "amount": "0.00"}),  # kind
+    ("buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "200.01"}),  # R-F04
+    ("other_buyer", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+    ("other_buyer", lambda o: {"order": o, "kind": "nope", "reason": "out_of_stock", "amount": "1"}),
+    ("buyer_and_seller", lambda o: {"order": o, "kind": "refund_only", "reason": "out_of_stock", "amount": "1"}),
+]
+
+
+def test_a_buyers_filing_answers_what_the_full_serializer_answers(cast, api, monkeypatch):
+    """POST refunds/ checks a buyer's well-formed request without RefundCreateSerializer
+    (serializers.refund_request_on_own_order): every answer, of every kind, is the serializer's."""
+    both = UserFactory(roles=["buyer", "seller"])  # sees the shop's orders as its staff, files as a buyer
+    cast.shop.staff.add(both)
+    clients = {"buyer": api(cast.buyer), "other_buyer": api(cast.other_buyer), "buyer_and_seller": api(both)}
+    quick = s.refund_request_on_own_order
+    taken = 0
+    for who, body in FILINGS:
+        answers = []
+        for path in (quick, lambda data: None):
+            monkeypatch.setattr(s, "refund_request_on_own_order", path)
+            order = make_order(cast, "not_shipped")
+            with time_machine.travel(T0 + HOUR, tick=False):
+                r = clients[who].post("/api/v1/refunds/", body(order.pk), format="json")
+            answers.append((r.status_code, _same_for_any_order(r.json(), order.pk)))
+        assert answers[0] == answers[1], (who, body(0))
+        taken += quick(body(1)) is not None and who == "buyer"
+    assert taken == 7  # the quick path was tried: valid requests, refused by the rules or naming no order of theirs
 
 
 def test_a_second_open_refund_is_still_refused_r_f05(cast, api):
@@ -230,11 +382,12 @@ def test_a_capped_count_is_cached_an_exact_one_never(cast, api, monkeypatch):
 
 
 # Statements of POST refunds/ for a refund before shipment (bench 4's request), authentication aside:
-# the order looked up, BEGIN, the order locked, its refunds, the refund, its two clocks (one insert),
-# the event with its chain head (one statement), the shop's staff, the notification, COMMIT. Was 18
+# BEGIN, the buyer's order locked with its shop and the shop's staff, its refunds, the refund, its two
+# clocks (one insert), the event with its chain head (one statement), the notification, COMMIT. Was 18
 # before #9 (the order's items and shipments prefetched and unused, a second read of its refunds, the
-# refund read back with its order, items and clocks, a statement per clock and two per event).
-REFUND_FILE_STATEMENTS = 10
+# refund read back with its order, items and clocks, a statement per clock and two per event), then
+# 10 (the order looked up by the serializer before it was locked, the shop's staff read on their own).
+REFUND_FILE_STATEMENTS = 8
 
 
 def test_filing_a_refund_takes_a_fixed_number_of_statements(cast, api):

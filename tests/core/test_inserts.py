@@ -1,0 +1,91 @@
+"""core.inserts.insert writes the rows bulk_create writes, in one statement written once."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection
+from django.forms.models import model_to_dict
+from django.test.utils import CaptureQueriesContext
+
+from core.inserts import insert
+from core.models import Event, Notification
+from disputes.models import Deadline, Refund
+from tests.disputes.helpers import T0, make_order
+
+pytestmark = pytest.mark.django_db
+
+
+def _deadlines() -> list[Deadline]:
+    base = dict(subject_kind="refund", subject_id=7, started_at=T0, duration_amount=3, duration_unit="days")
+    return [
+        Deadline(rule="R-T04", kind="r_t04_seller_answer", due_at=T0 + dt.timedelta(days=3), **base),
+        Deadline(
+            rule="R-T08",
+            kind="r_t08_reminder",
+            due_at=T0,
+            paused_at=T0,
+            remaining=dt.timedelta(hours=22, microseconds=5),
+            note="暂停 'quoted' %s",
+            **base,
+        ),
+        Deadline(rule="R-T09", kind="x", status="fired", due_at=T0, fired_at=T0, fired_by="sweep", **base),
+    ]
+
+
+def _columns(obj) -> dict:
+    row = {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields if not f.primary_key}
+    return json.loads(json.dumps(row, default=str))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _deadlines,
+        lambda: [Notification(user_id=None, kind="k", title="标题", body="b", subject_kind="refund", subject_id=3)],
+        lambda: [Notification(user_id=None, kind="k", title=f"t{i}", created_at=T0) for i in range(4)],
+        lambda: [Event(action="x", subject_kind="t", subject_id=1, data={"a": [1, "二", None]}, at=T0)],
+    ],
+)
+def test_insert_writes_what_bulk_create_writes(cast, make):
+    with time_machine.travel(T0, tick=False):  # the same defaults (created_at) on both
+        objs, refs = make(), make()
+    for obj in [*objs, *refs]:
+        if isinstance(obj, Notification):
+            obj.user_id = cast.buyer.pk
+    with CaptureQueriesContext(connection) as ctx:
+        written = insert(objs)
+    assert written == objs and all(o.pk is not None and not o._state.adding for o in objs)
+    Model = type(objs[0])
+    Model.objects.bulk_create(refs)
+    if connection.vendor == "postgresql":
+        assert len(ctx.captured_queries) == 1 and "UNNEST" not in ctx.captured_queries[0]["sql"]
+    by_pk = {o.pk: o for o in Model.objects.filter(pk__in=[o.pk for o in [*objs, *refs]])}
+    for obj, ref in zip(objs, refs, strict=True):  # each key on its own row, the rows as bulk_create's
+        assert _columns(by_pk[obj.pk]) == _columns(by_pk[ref.pk])
+        assert model_to_dict(obj, exclude=["id"]) == model_to_dict(ref, exclude=["id"])
+
+
+def test_insert_prepares_values_as_the_orm_does(cast):
+    """auto_now and defaults (pre_save), decimals quantized (get_db_prep_save), foreign keys from
+    their instances."""
+    order = make_order(cast, "received")
+    fields = dict(order=order, shop=cast.shop, buyer=cast.buyer, created_by=cast.buyer, kind="refund_only")
+    fields |= dict(reason="damaged", stage="received", status="closed", amount=Decimal("12.3"))
+    (refund,) = insert([Refund(**fields)])
+    ref = Refund.objects.create(**fields)
+    assert refund.updated_at is not None and refund.order_id == order.pk
+    read, read_ref = Refund.objects.get(pk=refund.pk), Refund.objects.get(pk=ref.pk)
+    assert read.amount == Decimal("12.30") and read.refunded_amount == Decimal("0.00")
+    assert model_to_dict(read, exclude=["id", "updated_at", "created_at"]) == model_to_dict(
+        read_ref, exclude=["id", "updated_at", "created_at"]
+    )
+
+
+def test_instances_with_their_own_keys_go_to_bulk_create(cast):
+    objs = [Notification(pk=10_000 + i, user_id=cast.buyer.pk, kind="k", title="t") for i in range(2)]
+    assert insert(objs) == objs
+    assert Notification.objects.filter(pk__in=[10_000, 10_001]).count() == 2
+    assert insert([]) == []
