@@ -24,9 +24,9 @@ from orders.selectors import is_seller_of, order_list_for
 
 from . import serializers as s
 from . import services
+from .case_queue import queue_rows
 from .export import case_export_zip
 from .models import CaseReview, Refund
-from .representation import CASE_LIST_VALUES, case_list_data
 from .selectors import case_list_for, case_party_list_for, complaint_list_for, deadlines_attach, refund_list_for
 
 
@@ -365,16 +365,17 @@ class CaseViewSet(
         return qs.filter(**filters).order_by("-overdue", F("next_due_at").asc(nulls_last=True), "id")
 
     def list(self, request, *args, **kwargs):
-        """The queue page read as `.values()` (the case, its shop's name, its assignee's name) and shaped
-        by hand exactly as CaseSerializer would (disputes/representation.py): 50 rows without a model
-        instance or a serializer per row. The count is taken on the queryset without the joins."""
+        """The queue page read as tuples (the case, its shop's name, its assignee's name, its clocks) and
+        shaped by hand exactly as CaseSerializer would (disputes/representation.py): 50 rows without a
+        model instance or a serializer per row. On PostgreSQL the page, its capped count and its deadlines
+        are one written-out statement (disputes/case_queue.py)."""
         queryset = self.get_queryset()
         # The queue is the same for every staff member (case_list_for): the capped count is keyed by the filters.
         key = "queue:cases:" + hashlib.sha256(repr(sorted(self.queue_filters.items())).encode()).hexdigest()[:32]
         page = self.paginator.paginate_counted(  # type: ignore[union-attr]
-            queryset.values(*CASE_LIST_VALUES), request, count_source=queryset, cache_key=key
+            queue_rows(queryset, self.queue_filters), request, cache_key=key
         )
-        return self.get_paginated_response(case_list_data(page))
+        return self.get_paginated_response(page)
 
     def _render(self, case, code=status.HTTP_200_OK):
         return Response(s.CaseSerializer(case_list_for(self.request.user).get(pk=case.pk)).data, status=code)
