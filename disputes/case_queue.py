@@ -94,11 +94,10 @@ class CaseQueueRows:
     def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
         if top <= bottom:
             return [], None
-        counted = count_cap is not None
-        params = [*self._params, count_cap + 1] if counted else []
+        params = [] if count_cap is None else [*self._params, count_cap + 1]
         params += [*self._params, top - bottom, bottom]
         with connection.cursor() as cursor:
-            cursor.execute(_statement(self._where, counted), params)
+            cursor.execute(_statement(self._where, count_cap is not None), params)
             fetched = cursor.fetchall()
         if not fetched:
             return [], None
