@@ -70,7 +70,7 @@ class QuerysetRows:
         self._shape = shape or list  # e.g. rows to their JSON, once the page is read
 
     def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
-        if top <= bottom:
+        if top <= bottom or self._rows.query.is_empty():  # `.none()` has no SQL to count with
             return [], None
         if count_cap is None:
             return self._shape(list(self._rows[bottom:top])), None

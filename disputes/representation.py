@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -81,6 +81,66 @@ def _when(value: dt.datetime | None, tz) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+When = Callable[[Any], str | None]
+
+
+def datetime_when(tz) -> When:
+    """`_when` in `tz` for datetimes (model instances, the ORM's rows)."""
+    return lambda value: _when(value, tz)
+
+
+# Per time zone, the local text of a UTC minute "YYYY-MM-DD HH:MM": ("YYYY-MM-DDTHH:MM", offset), or ()
+# where the offset changes within that minute or is not a whole number of minutes.
+_LOCAL_MINUTES: dict[Any, dict[str, tuple[str, str] | tuple[()]]] = {}
+_LOCAL_MINUTES_KEPT = 20_000  # per time zone; then forgotten at once (about 4 MB at most)
+_MINUTE, _MICROSECOND = dt.timedelta(minutes=1), dt.timedelta(microseconds=1)
+
+
+def _local_minute(head: str, tz, memo: dict[str, tuple[str, str] | tuple[()]]) -> tuple[str, str] | tuple[()]:
+    try:
+        start = dt.datetime.strptime(head, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+        first, last = start.astimezone(tz), (start + _MINUTE - _MICROSECOND).astimezone(tz)
+    except (ValueError, OverflowError):  # not a minute of ours: `when` parses the whole text instead
+        local: tuple[str, str] | tuple[()] = ()
+    else:
+        offset = first.utcoffset()
+        # A time zone changes its offset at most once in a minute: equal at both ends, constant within.
+        if offset is None or offset != last.utcoffset() or offset % _MINUTE:
+            local = ()
+        else:
+            text = first.isoformat()  # "YYYY-MM-DDTHH:MM:00+08:00"
+            local = (text[:16], "Z" if text.endswith("+00:00") else text[19:])
+    if len(memo) >= _LOCAL_MINUTES_KEPT:
+        memo.clear()
+    memo[head] = local
+    return local
+
+
+def text_when(tz) -> When:
+    """`_when` in `tz` for PostgreSQL's text of a timestamptz in a session in UTC (Django's, under
+    USE_TZ): "2026-11-22 04:15:37.48+00" gives "2026-11-22T12:15:37.480000+08:00", as DRF would from
+    the datetime. The local text of each UTC minute is worked out once per process and the seconds are
+    copied (the offset being whole minutes): a page's 300 timestamps cost no datetime arithmetic. Any
+    other text (another session time zone, BC, infinity) is parsed and formatted by `_when`."""
+    memo = _LOCAL_MINUTES.setdefault(tz, {})
+
+    def when(text: str | None) -> str | None:
+        if text is None:
+            return None
+        head, rest = text[:16], text[16:]  # rest: ":SS+00" or ":SS.f+00" … ":SS.ffffff+00"
+        local = memo.get(head)
+        if local is None:
+            local = _local_minute(head, tz, memo)
+        if local and rest[:1] == ":" and rest[-3:] == "+00":
+            if len(rest) == 6:  # no fraction: microsecond 0, which isoformat leaves out too
+                return local[0] + rest[:3] + local[1]
+            if 8 <= len(rest) <= 13 and rest[3] == ".":  # PostgreSQL drops the fraction's trailing zeros
+                return local[0] + rest[:-3].ljust(10, "0") + local[1]
+        return _when(dt.datetime.fromisoformat(text), tz)
+
+    return when
+
+
 def _rule_texts(rule: str, memo: dict[str, tuple[str, str]]) -> tuple[str, str]:
     texts = memo.get(rule)
     if texts is None:
@@ -89,7 +149,7 @@ def _rule_texts(rule: str, memo: dict[str, tuple[str, str]]) -> tuple[str, str]:
     return texts
 
 
-def deadline_row(t: Sequence[Any], tz, memo: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def deadline_row(t: Sequence[Any], when: When, memo: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """One deadline as DeadlineSerializer gives it, from a tuple of DEADLINE_VALUES."""
     words, on_timeout = _rule_texts(t[3], memo)
     remaining = t[11]
@@ -98,18 +158,18 @@ def deadline_row(t: Sequence[Any], tz, memo: dict[str, tuple[str, str]]) -> dict
         "kind": t[2],
         "rule": t[3],
         "status": t[4],
-        "started_at": _when(t[5], tz),
-        "due_at": _when(t[6], tz),
+        "started_at": when(t[5]),
+        "due_at": when(t[6]),
         "duration": f"{t[7]} {t[8]}",
         "rule_words": words,
         "on_timeout": on_timeout,
         "note": t[9],
         "paused": t[10] is not None,
         "remaining": duration_string(remaining) if remaining is not None else None,
-        "fired_at": _when(t[12], tz),
+        "fired_at": when(t[12]),
         "fired_by": t[13],
         "outcome": t[14],
-        "cancelled_at": _when(t[15], tz),
+        "cancelled_at": when(t[15]),
         "cancel_reason": t[16],
     }
 
@@ -119,12 +179,12 @@ _deadline_values = attrgetter(*DEADLINE_VALUES)
 
 def deadlines_data(deadlines: Iterable[Deadline]) -> list[dict[str, Any]]:
     """`DeadlineSerializer(deadlines, many=True).data`, without building a serializer."""
-    tz = timezone.get_current_timezone()
+    when = datetime_when(timezone.get_current_timezone())
     memo: dict[str, tuple[str, str]] = {}
-    return [deadline_row(_deadline_values(d), tz, memo) for d in deadlines]
+    return [deadline_row(_deadline_values(d), when, memo) for d in deadlines]
 
 
-def case_row(t: Sequence[Any], deadlines: list[dict[str, Any]], tz) -> dict[str, Any]:
+def case_row(t: Sequence[Any], deadlines: list[dict[str, Any]], when: When) -> dict[str, Any]:
     """One case as CaseSerializer gives it, from a tuple of CASE_LIST_VALUES and its deadlines' JSON."""
     amount = t[18]
     assignee = t[10]
@@ -140,16 +200,16 @@ def case_row(t: Sequence[Any], deadlines: list[dict[str, Any]], tz) -> dict[str,
         "buyer": t[8],
         "assignee": t[9],
         "assignee_name": str(assignee) if assignee is not None else None,
-        "opened_at": _when(t[11], tz),
-        "next_due_at": _when(t[12], tz),
+        "opened_at": when(t[11]),
+        "next_due_at": when(t[12]),
         "overdue": bool(t[13]),
-        "suspended_at": _when(t[14], tz),
-        "ruled_at": _when(t[15], tz),
+        "suspended_at": when(t[14]),
+        "ruled_at": when(t[15]),
         "outcome": t[16],
         "responsibility": t[17],
         "refund_amount": _CASE_REFUND_AMOUNT.to_representation(amount) if amount is not None else None,
-        "created_at": _when(t[19], tz),
-        "updated_at": _when(t[20], tz),
+        "created_at": when(t[19]),
+        "updated_at": when(t[20]),
         "deadlines": deadlines,
     }
 
@@ -159,7 +219,7 @@ def case_list_data(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
     deadlines read in one query (the ORM's way; PostgreSQL reads them with the page: disputes/case_queue.py)."""
     if not rows:
         return []
-    tz = timezone.get_current_timezone()
+    when = datetime_when(timezone.get_current_timezone())
     memo: dict[str, tuple[str, str]] = {}
     by_subject: dict[int, list[dict[str, Any]]] = defaultdict(list)
     deadlines = (
@@ -168,5 +228,5 @@ def case_list_data(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         .values_list(*DEADLINE_VALUES)
     )
     for d in deadlines:
-        by_subject[d[1]].append(deadline_row(d, tz, memo))
-    return [case_row(r, by_subject.get(r[0], []), tz) for r in rows]
+        by_subject[d[1]].append(deadline_row(d, when, memo))
+    return [case_row(r, by_subject.get(r[0], []), when) for r in rows]

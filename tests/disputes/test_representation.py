@@ -4,6 +4,7 @@ deadlines, and the 201 of POST refunds/ rendered from what the service wrote."""
 
 import datetime as dt
 import json
+import zoneinfo
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -23,7 +26,7 @@ from core.api import CappedCountPaginator, QueuePagination
 from disputes import case_queue, services
 from disputes import serializers as s
 from disputes.models import Case, Deadline
-from disputes.representation import deadlines_data
+from disputes.representation import deadlines_data, text_when
 from disputes.selectors import case_list_for, deadlines_attach
 from tests.disputes.helpers import DAY, HOUR, SECOND, T0, at, make_order
 from tests.disputes.test_cases import _complaint_case, _refund_case
@@ -288,11 +291,23 @@ def test_every_filter_and_page_answers_the_same_bytes_both_ways(cast, api, monke
                 orm.setattr(case_queue, "WRITTEN_OUT_VENDORS", ())
                 got = client.get("/api/v1/cases/", query)
             assert (got.status_code, got.content) == (expected.status_code, expected.content), query
+            assert expected.content == JSONRenderer().render(expected.data), query  # orjson: DRF's own bytes
             if expected.status_code == 200:
                 seen.add(tuple(r["id"] for r in expected.json()["results"]))
                 if connection.vendor == "postgresql" and query.get("page") != "last":
                     assert statements == 1, query  # the page, its count and its clocks
     assert len(seen) >= 15  # the filters did filter
+
+
+def test_both_ways_agree_in_another_time_zone(cast, api, monkeypatch):
+    _varied_cases(cast)
+    client = api(cast.agent)
+    with timezone.override(zoneinfo.ZoneInfo("America/St_Johns")):  # -03:30, and summer time
+        expected = client.get("/api/v1/cases/")
+        monkeypatch.setattr(case_queue, "WRITTEN_OUT_VENDORS", ())
+        got = client.get("/api/v1/cases/")
+    assert got.content == expected.content
+    assert "-03:30" in expected.content.decode() or "-02:30" in expected.content.decode()
 
 
 def test_the_counts_past_the_cap_are_the_same_both_ways(cast, api, monkeypatch):
@@ -328,3 +343,80 @@ def test_filing_a_refund_takes_a_fixed_number_of_statements(cast, api):
             assert client.post("/api/v1/refunds/", body, format="json").status_code == 201
         statements = [q["sql"] for q in ctx.captured_queries if "auth_group" not in q["sql"]]
         assert len(statements) == REFUND_FILE_STATEMENTS, statements
+
+
+# --- timestamps read as PostgreSQL's text (representation.text_when) ---------------------------------
+
+HALF_MINUTE = dt.datetime(2026, 6, 1, 0, 0, 30, tzinfo=dt.UTC)  # see ChangesMidMinute
+INSTANTS = [
+    dt.datetime(2026, 11, 22, 4, 15, 37, 489775, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 22, 4, 15, 37, tzinfo=dt.UTC),  # no fraction
+    dt.datetime(2026, 11, 22, 4, 15, 37, 100000, tzinfo=dt.UTC),  # PostgreSQL writes ".1"
+    dt.datetime(2026, 11, 22, 4, 15, 37, 5, tzinfo=dt.UTC),
+    dt.datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),  # the local day and year turn
+    dt.datetime(2026, 3, 8, 6, 59, 59, 999999, tzinfo=dt.UTC),  # New York: the last instant of winter time
+    dt.datetime(2026, 3, 8, 7, 0, tzinfo=dt.UTC),  # … and the first of summer time
+    dt.datetime(2026, 11, 1, 5, 30, 1, tzinfo=dt.UTC),  # New York: the repeated hour
+    dt.datetime(2026, 10, 3, 15, 30, 0, 250000, tzinfo=dt.UTC),  # Lord Howe: a half-hour change
+    dt.datetime(1900, 6, 1, 12, 0, 30, tzinfo=dt.UTC),  # local mean times, offsets with seconds
+    dt.datetime(1986, 5, 4, 18, 0, 0, 1, tzinfo=dt.UTC),  # China's summer time (1986–1991)
+    HALF_MINUTE - dt.timedelta(seconds=1),
+    HALF_MINUTE + dt.timedelta(seconds=1),
+]
+ZONES = ["Asia/Shanghai", "UTC", "America/New_York", "Asia/Kathmandu", "Australia/Lord_Howe", "Europe/Dublin"]
+
+
+class ChangesMidMinute(dt.tzinfo):
+    """+01:00 until HALF_MINUTE, +02:00 from then on: no zone of tzdata does that, `text_when` must not
+    assume it never happens."""
+
+    def utcoffset(self, value):
+        return dt.timedelta(hours=1 if value.replace(tzinfo=None) < dt.datetime(2026, 6, 1, 1, 0, 30) else 2)
+
+    def dst(self, value):
+        return dt.timedelta(0)
+
+    def fromutc(self, value):
+        after = value.replace(tzinfo=None) >= HALF_MINUTE.replace(tzinfo=None)
+        return value + dt.timedelta(hours=2 if after else 1)
+
+
+def _postgres_texts(values):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT unnest(%s::timestamptz[])::text", [values])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's text of a timestamptz")
+@pytest.mark.parametrize("session_zone", [None, "Asia/Kolkata"])
+def test_timestamps_from_postgresql_text_are_what_drf_gives(session_zone):
+    if session_zone:  # not Django's UTC session: every text is parsed whole (rolled back with the test)
+        with connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE %s", [session_zone])
+    texts = _postgres_texts(INSTANTS)
+    assert texts[1] == "2026-11-22 04:15:37+00" or session_zone
+    field = serializers.DateTimeField()
+    for zone in [*map(zoneinfo.ZoneInfo, ZONES), ChangesMidMinute()]:
+        when = text_when(zone)
+        with timezone.override(zone):
+            expected = [field.to_representation(value) for value in INSTANTS]
+        assert [when(text) for text in texts] == expected, zone
+        assert [when(text) for text in texts] == expected, zone  # again, from the minutes worked out
+    assert text_when(zoneinfo.ZoneInfo("UTC"))(None) is None
+
+
+def test_a_queue_narrowed_before_its_filters_or_by_an_unknown_filter_is_read_through_the_orm(cast):
+    """The written-out statement knows the whole table and CaseViewSet's filters only: anything else
+    (case_list_for narrowed one day, `.none()`, a filter it has no SQL for) must not be dropped."""
+    cases = _varied_cases(cast)
+    complaint = cases[3]
+    narrowed = case_list_for(cast.agent).filter(kind="complaint")
+    rows, count = case_queue.queue_rows(narrowed, {}).rows(0, 50, count_cap=100)
+    assert [r["id"] for r in rows] == [complaint.pk] and count == 1
+    assert case_queue.queue_rows(narrowed, {}).count(100) == 1
+    assert case_queue.queue_rows(Case.objects.none(), {}).rows(0, 50, count_cap=100) == ([], None)
+    unknown = {"kind": "complaint", "refund__isnull": True}
+    rows, count = case_queue.queue_rows(case_list_for(cast.agent), unknown).rows(0, 50, count_cap=100)
+    assert [r["id"] for r in rows] == [complaint.pk] and count == 1
+    rows, count = case_queue.queue_rows(case_list_for(cast.agent), {}).rows(0, 50, count_cap=100)
+    assert len(rows) == 4 and count == 4
