@@ -13,9 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from core.api import QueuePagination
+from core.api import PlainJSONRenderer, QueuePagination
 from core.idempotency import idempotent
 from core.models import Event
 from core.roles import Role, has_role, is_arbitrator, is_platform_staff
@@ -334,6 +335,13 @@ class CaseViewSet(
 
     def get_serializer_class(self):
         return s.CaseFullSerializer if self.action == "retrieve" else s.CaseSerializer
+
+    def get_renderers(self):
+        """The queue page's JSON (strings, integers, booleans, nulls only) through orjson: the same bytes."""
+        renderers = super().get_renderers()
+        if self.action == "list":
+            return [PlainJSONRenderer() if type(r) is JSONRenderer else r for r in renderers]
+        return renderers
 
     def get_queryset(self):
         user = self.request.user
