@@ -123,20 +123,26 @@ def text_when(tz) -> When:
     copied (the offset being whole minutes): a page's 300 timestamps cost no datetime arithmetic. Any
     other text (another session time zone, BC, infinity) is parsed and formatted by `_when`."""
     memo = _LOCAL_MINUTES.setdefault(tz, {})
+    seen: dict[str, str | None] = {}  # this page's: created_at is often updated_at, a clock's due_at the case's
 
     def when(text: str | None) -> str | None:
         if text is None:
             return None
+        done = seen.get(text)
+        if done is not None:
+            return done
         head, rest = text[:16], text[16:]  # rest: ":SS+00" or ":SS.f+00" … ":SS.ffffff+00"
         local = memo.get(head)
         if local is None:
             local = _local_minute(head, tz, memo)
-        if local and rest[:1] == ":" and rest[-3:] == "+00":
-            if len(rest) == 6:  # no fraction: microsecond 0, which isoformat leaves out too
-                return local[0] + rest[:3] + local[1]
-            if 8 <= len(rest) <= 13 and rest[3] == ".":  # PostgreSQL drops the fraction's trailing zeros
-                return local[0] + rest[:-3].ljust(10, "0") + local[1]
-        return _when(dt.datetime.fromisoformat(text), tz)
+        if local and rest[:1] == ":" and rest[-3:] == "+00" and len(rest) == 6:
+            done = local[0] + rest[:3] + local[1]  # no fraction: microsecond 0, which isoformat leaves out too
+        elif local and rest[:1] == ":" and rest[-3:] == "+00" and 8 <= len(rest) <= 13 and rest[3] == ".":
+            done = local[0] + rest[:-3].ljust(10, "0") + local[1]  # PostgreSQL drops the trailing zeros
+        else:
+            done = _when(dt.datetime.fromisoformat(text), tz)
+        seen[text] = done
+        return done
 
     return when
 
