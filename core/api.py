@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
+import orjson
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage, Page, Paginator
-from django.db.models import IntegerField
+from django.db.models import IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils.functional import cached_property
-from rest_framework import exceptions, pagination, permissions
+from rest_framework import exceptions, pagination, permissions, renderers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -32,12 +33,10 @@ class CappedCountPaginator(Paginator):
     CAP = 10_000
     # QueuePagination.paginate_counted keeps a count past the cap this long (docs/DECISIONS.md "Queue counts").
     CAPPED_COUNT_SECONDS = 5
-    count_source = None  # when set, count this queryset instead of the paged one (no joins, no .values())
 
     @cached_property
     def count(self) -> int:
-        source = self.object_list if self.count_source is None else self.count_source
-        return source[: self.CAP + 1].count()  # type: ignore[attr-defined]
+        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
 
     @property
     def capped(self) -> bool:
@@ -49,28 +48,74 @@ class CappedCountPaginator(Paginator):
         return min(self.count, self.CAP)
 
 
+class CountedRows(Protocol):
+    """What QueuePagination.paginate_counted pages: a queue's rows from an offset, and its capped count."""
+
+    def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
+        """Rows [bottom, top) of the queue, and (when `count_cap` is given) the number of its rows, counted
+        up to count_cap + 1, in the same statement: None when there is no row at `bottom`."""
+        ...
+
+    def count(self, cap: int) -> int:
+        """The number of the queue's rows, counted up to cap + 1."""
+        ...
+
+
+class QuerysetRows:
+    """CountedRows of a queryset: `rows` (possibly `.values()` or `.values_list()`), counted on
+    `count_source` (the same queue without the joins), the count riding on the page as a subquery."""
+
+    def __init__(self, rows: QuerySet, count_source: QuerySet, *, shape=None) -> None:
+        self._rows = rows
+        self._count_source = count_source
+        self._shape = shape or list  # e.g. rows to their JSON, once the page is read
+
+    def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
+        if top <= bottom or self._rows.query.is_empty():  # `.none()` has no SQL to count with
+            return [], None
+        if count_cap is None:
+            return self._shape(list(self._rows[bottom:top])), None
+        count_sql, params = self._count_source.order_by().values("pk")[: count_cap + 1].query.sql_with_params()
+        # Django compiled `count_sql` itself, its values stay in `params`: nothing from the request is pasted in.
+        total = RawSQL(f"SELECT COUNT(*) FROM ({count_sql}) AS capped", params, output_field=IntegerField())  # noqa: S608, S611
+        fetched = list(self._rows.annotate(queue_count_capped=total)[bottom:top])
+        if not fetched:
+            return [], None
+        if isinstance(fetched[0], dict):
+            count = fetched[0]["queue_count_capped"]
+            for row in fetched:
+                del row["queue_count_capped"]
+        else:  # values_list(): the annotation comes last
+            count = fetched[0][-1]
+            fetched = [row[:-1] for row in fetched]
+        return self._shape(fetched), count
+
+    def count(self, cap: int) -> int:
+        return self._count_source.order_by()[: cap + 1].count()
+
+
 class QueuePagination(Pagination):
     """The queues' pagination: `count` is exact up to 10,000; past that `count_capped` is true."""
 
     django_paginator_class = CappedCountPaginator
 
-    def paginate_counted(self, rows, request, *, count_source, cache_key: str | None = None) -> list:
-        """A page of `rows` and the capped count of `count_source` in one statement.
+    def paginate_counted(self, source: CountedRows, request, *, cache_key: str | None = None) -> list:
+        """A page of `source` and its capped count in one statement.
 
-        The count rides on the page query as a scalar subquery (`SELECT COUNT(*) FROM (… LIMIT CAP + 1)`),
-        so a page costs one statement whatever happens. A count past the cap is kept for
-        CAPPED_COUNT_SECONDS under `cache_key` (then the page query goes without the subquery); an exact
-        count is never cached. Pages, their bounds, the 404 for a page out of range and the response are
-        those of `paginate_queryset` with CappedCountPaginator (tests/disputes/test_representation.py).
+        The count rides on the page query (`SELECT COUNT(*) FROM (… LIMIT CAP + 1)`), so a page costs
+        one statement whatever happens. A count past the cap is kept for CAPPED_COUNT_SECONDS under
+        `cache_key` (then the page is read without counting); an exact count is never cached. Pages,
+        their bounds, the 404 for a page out of range and the response are those of
+        `paginate_queryset` with CappedCountPaginator (tests/disputes/test_representation.py).
         """
         self.request = request
         page_size = self.get_page_size(request) or self.page_size
         assert page_size, "the queues always page (PAGE_SIZE)"
         raw = request.query_params.get(self.page_query_param) or 1
-        paginator = CappedCountPaginator(rows, page_size)
+        paginator = CappedCountPaginator((), page_size)
         if raw in self.last_page_strings:  # the last page needs the count first: two statements
-            paginator.count_source = count_source  # type: ignore[attr-defined]
-            return self._page(paginator, paginator.num_pages)
+            paginator.count = source.count(paginator.CAP)
+            return self._page(paginator, source, paginator.num_pages)
         try:
             number = int(raw)
         except (TypeError, ValueError):
@@ -81,17 +126,12 @@ class QueuePagination(Pagination):
         cached = cache.get(key) if key else None
         if cached is not None:
             paginator.count = cached
-            return self._page(paginator, number)
-        count_sql, params = count_source.order_by().values("pk")[: paginator.CAP + 1].query.sql_with_params()
-        # Django compiled `count_sql` itself, its values stay in `params`: nothing from the request is pasted in.
-        total = RawSQL(f"SELECT COUNT(*) FROM ({count_sql}) AS capped", params, output_field=IntegerField())  # noqa: S608, S611
+            return self._page(paginator, source, number)
         bottom = (number - 1) * page_size
-        fetched = list(rows.annotate(queue_count_capped=total)[bottom : bottom + page_size])
+        fetched, count = source.rows(bottom, bottom + page_size, count_cap=paginator.CAP)
         if not fetched and number > 1:  # nothing at this offset: the count is at most `bottom`
             raise exceptions.NotFound(self.invalid_page_message.format(page_number=raw, message=""))
-        paginator.count = fetched[0]["queue_count_capped"] if fetched else 0
-        for row in fetched:
-            del row["queue_count_capped"]
+        paginator.count = count or 0
         if key and paginator.count > paginator.CAP:
             cache.set(key, paginator.count, paginator.CAPPED_COUNT_SECONDS)
         if number > paginator.num_pages:
@@ -100,14 +140,21 @@ class QueuePagination(Pagination):
         if top + paginator.orphans >= paginator.count:  # as Paginator.page: the last page ends at the count
             fetched = fetched[: paginator.count - bottom]
         self.page = Page(fetched, number, paginator)
-        return list(self.page)
+        return fetched
 
-    def _page(self, paginator, number) -> list:
+    def _page(self, paginator: CappedCountPaginator, source: CountedRows, number: int) -> list:
+        """Paginator.page with the count known: the page's rows read alone."""
         try:
-            self.page = paginator.page(number)
+            number = paginator.validate_number(number)
         except InvalidPage as exc:
             raise exceptions.NotFound(self.invalid_page_message.format(page_number=number, message=str(exc))) from exc
-        return list(self.page)
+        bottom = (number - 1) * paginator.per_page
+        top = bottom + paginator.per_page
+        if top + paginator.orphans >= paginator.count:
+            top = paginator.count
+        fetched, _ = source.rows(bottom, top, count_cap=None)
+        self.page = Page(fetched, number, paginator)
+        return fetched
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
@@ -164,3 +211,29 @@ class HasRole(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated and has_role(request.user, *self.roles))
+
+
+class PlainJSONRenderer(renderers.JSONRenderer):
+    """DRF's JSONRenderer through orjson, for responses built of JSON's own values only (str, int, bool,
+    None, lists and dicts, as disputes/representation.py shapes them): the same bytes in a tenth of the time.
+
+    orjson writes floats by its own shortest form ("1e16" where Python writes "1e+16") and NaN as null
+    where DRF refuses it, so it is only for views whose data holds no float; datetimes, decimals and
+    the like still go through DRF's encoder (`default`). An indented response (`; indent=4`, the
+    browsable API), a non-compact or ASCII-only setting, or anything orjson refuses (a key that is not
+    a string, an integer past 64 bits) is rendered by JSONRenderer itself. tests/core/test_renderers.py
+    compares both."""
+
+    _options = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None or self.ensure_ascii or not self.compact or not self.strict:
+            return super().render(data, accepted_media_type, renderer_context)
+        if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
+            return super().render(data, accepted_media_type, renderer_context)
+        try:
+            body = orjson.dumps(data, default=self.encoder_class().default, option=self._options)
+        except TypeError:
+            return super().render(data, accepted_media_type, renderer_context)
+        # As JSONRenderer: U+2028 and U+2029 escaped, so that the body is also valid JavaScript.
+        return body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 from django.utils.duration import duration_string
 from rest_framework import serializers
@@ -88,6 +88,72 @@ def _when(value: dt.datetime | None, tz) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+When = Callable[[Any], str | None]
+
+
+def datetime_when(tz) -> When:
+    """`_when` in `tz` for datetimes (model instances, the ORM's rows)."""
+    return lambda value: _when(value, tz)
+
+
+# Per time zone, the local text of a UTC minute "YYYY-MM-DD HH:MM": ("YYYY-MM-DDTHH:MM", offset), or ()
+# where the offset changes within that minute or is not a whole number of minutes.
+_LOCAL_MINUTES: dict[Any, dict[str, tuple[str, str] | tuple[()]]] = {}
+_LOCAL_MINUTES_KEPT = 20_000  # per time zone; then forgotten at once (about 4 MB at most)
+_MINUTE, _MICROSECOND = dt.timedelta(minutes=1), dt.timedelta(microseconds=1)
+
+
+def _local_minute(head: str, tz, memo: dict[str, tuple[str, str] | tuple[()]]) -> tuple[str, str] | tuple[()]:
+    try:
+        start = dt.datetime.strptime(head, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+        first, last = start.astimezone(tz), (start + _MINUTE - _MICROSECOND).astimezone(tz)
+    except (ValueError, OverflowError):  # not a minute of ours: `when` parses the whole text instead
+        local: tuple[str, str] | tuple[()] = ()
+    else:
+        offset = first.utcoffset()
+        # A time zone changes its offset at most once in a minute: equal at both ends, constant within.
+        if offset is None or offset != last.utcoffset() or offset % _MINUTE:
+            local = ()
+        else:
+            text = first.isoformat()  # "YYYY-MM-DDTHH:MM:00+08:00"
+            local = (text[:16], "Z" if text.endswith("+00:00") else text[19:])
+    if len(memo) >= _LOCAL_MINUTES_KEPT:
+        memo.clear()
+    memo[head] = local
+    return local
+
+
+def text_when(tz) -> When:
+    """`_when` in `tz` for PostgreSQL's text of a timestamptz in a session in UTC (Django's, under
+    USE_TZ): "2026-11-22 04:15:37.48+00" gives "2026-11-22T12:15:37.480000+08:00", as DRF would from
+    the datetime. The local text of each UTC minute is worked out once per process and the seconds are
+    copied (the offset being whole minutes): a page's 300 timestamps cost no datetime arithmetic. Any
+    other text (another session time zone, BC, infinity) is parsed and formatted by `_when`."""
+    memo = _LOCAL_MINUTES.setdefault(tz, {})
+    seen: dict[str, str | None] = {}  # this page's: created_at is often updated_at, a clock's due_at the case's
+
+    def when(text: str | None) -> str | None:
+        if text is None:
+            return None
+        done = seen.get(text)
+        if done is not None:
+            return done
+        head, rest = text[:16], text[16:]  # rest: ":SS+00" or ":SS.f+00" … ":SS.ffffff+00"
+        local = memo.get(head)
+        if local is None:
+            local = _local_minute(head, tz, memo)
+        if local and rest[:1] == ":" and rest[-3:] == "+00" and len(rest) == 6:
+            done = local[0] + rest[:3] + local[1]  # no fraction: microsecond 0, which isoformat leaves out too
+        elif local and rest[:1] == ":" and rest[-3:] == "+00" and 8 <= len(rest) <= 13 and rest[3] == ".":
+            done = local[0] + rest[:-3].ljust(10, "0") + local[1]  # PostgreSQL drops the trailing zeros
+        else:
+            done = _when(dt.datetime.fromisoformat(text), tz)
+        seen[text] = done
+        return done
+
+    return when
+
+
 def _rule_texts(rule: str, memo: dict[str, tuple[str, str]]) -> tuple[str, str]:
     texts = memo.get(rule)
     if texts is None:
@@ -96,103 +162,87 @@ def _rule_texts(rule: str, memo: dict[str, tuple[str, str]]) -> tuple[str, str]:
     return texts
 
 
-def deadline_row(row: Mapping[str, Any], tz, memo: dict[str, tuple[str, str]]) -> dict[str, Any]:
-    """One deadline as DeadlineSerializer gives it, from a mapping of DEADLINE_VALUES."""
-    words, on_timeout = _rule_texts(row["rule"], memo)
-    remaining = row["remaining"]
+def deadline_row(t: Sequence[Any], when: When, memo: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """One deadline as DeadlineSerializer gives it, from a tuple of DEADLINE_VALUES."""
+    words, on_timeout = _rule_texts(t[3], memo)
+    remaining = t[11]
     return {
-        "id": row["id"],
-        "kind": row["kind"],
-        "rule": row["rule"],
-        "status": row["status"],
-        "started_at": _when(row["started_at"], tz),
-        "due_at": _when(row["due_at"], tz),
-        "duration": f"{row['duration_amount']} {row['duration_unit']}",
+        "id": t[0],
+        "kind": t[2],
+        "rule": t[3],
+        "status": t[4],
+        "started_at": when(t[5]),
+        "due_at": when(t[6]),
+        "duration": f"{t[7]} {t[8]}",
         "rule_words": words,
         "on_timeout": on_timeout,
-        "note": row["note"],
-        "paused": row["paused_at"] is not None,
+        "note": t[9],
+        "paused": t[10] is not None,
         "remaining": duration_string(remaining) if remaining is not None else None,
-        "fired_at": _when(row["fired_at"], tz),
-        "fired_by": row["fired_by"],
-        "outcome": row["outcome"],
-        "cancelled_at": _when(row["cancelled_at"], tz),
-        "cancel_reason": row["cancel_reason"],
+        "fired_at": when(t[12]),
+        "fired_by": t[13],
+        "outcome": t[14],
+        "cancelled_at": when(t[15]),
+        "cancel_reason": t[16],
     }
+
+
+_deadline_values = attrgetter(*DEADLINE_VALUES)
 
 
 def deadlines_data(deadlines: Iterable[Deadline]) -> list[dict[str, Any]]:
     """`DeadlineSerializer(deadlines, many=True).data`, without building a serializer."""
-    tz = timezone.get_current_timezone()
+    when = datetime_when(timezone.get_current_timezone())
     memo: dict[str, tuple[str, str]] = {}
-    return [deadline_row({f: getattr(d, f) for f in DEADLINE_VALUES}, tz, memo) for d in deadlines]
+    return [deadline_row(_deadline_values(d), when, memo) for d in deadlines]
 
 
-def _deadline_rows_by_subject(kind: str, ids: Sequence[int], tz) -> dict[int, list[dict[str, Any]]]:
-    """The pending and past clocks of many subjects in one query, each subject's in (due_at, id) order."""
-    memo: dict[str, tuple[str, str]] = {}
-    by_subject: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if connection.vendor == "postgresql":
-        # Written out: the ORM spent longer building this statement (an IN of 50 ids) than PostgreSQL
-        # spends running it. psycopg2 returns the values .values() would (aware datetimes, timedeltas).
-        with connection.cursor() as cursor:
-            cursor.execute(_DEADLINES_SQL, [kind, list(ids)])
-            rows: Iterable[Mapping[str, Any]] = [dict(zip(DEADLINE_VALUES, r, strict=True)) for r in cursor.fetchall()]
-    else:
-        rows = (
-            Deadline.objects.filter(subject_kind=kind, subject_id__in=ids)
-            .order_by("due_at", "id")
-            .values(*DEADLINE_VALUES)
-        )
-    for row in rows:
-        by_subject[row["subject_id"]].append(deadline_row(row, tz, memo))
-    return by_subject
+def case_row(t: Sequence[Any], deadlines: list[dict[str, Any]], when: When) -> dict[str, Any]:
+    """One case as CaseSerializer gives it, from a tuple of CASE_LIST_VALUES and its deadlines' JSON."""
+    amount = t[18]
+    assignee = t[10]
+    return {
+        "id": t[0],
+        "kind": t[1],
+        "status": t[2],
+        "refund": t[3],
+        "complaint": t[4],
+        "order": t[5],
+        "shop": t[6],
+        "shop_name": str(t[7]),
+        "buyer": t[8],
+        "assignee": t[9],
+        "assignee_name": str(assignee) if assignee is not None else None,
+        "opened_at": when(t[11]),
+        "next_due_at": when(t[12]),
+        "overdue": bool(t[13]),
+        "suspended_at": when(t[14]),
+        "ruled_at": when(t[15]),
+        "outcome": t[16],
+        "responsibility": t[17],
+        "refund_amount": _AMOUNT.to_representation(amount) if amount is not None else None,
+        "created_at": when(t[19]),
+        "updated_at": when(t[20]),
+        "deadlines": deadlines,
+    }
 
 
-_DEADLINES_SQL = (
-    f"SELECT {', '.join(DEADLINE_VALUES)} FROM {Deadline._meta.db_table} "  # noqa: S608 (constant names)
-    "WHERE subject_kind = %s AND subject_id = ANY(%s) ORDER BY due_at, id"
-)
-
-
-def case_list_data(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """`CaseSerializer(cases, many=True).data` from `.values(*CASE_LIST_VALUES)` rows, the page's
-    deadlines read in one query."""
+def case_list_data(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """`CaseSerializer(cases, many=True).data` from `.values_list(*CASE_LIST_VALUES)` rows, the page's
+    deadlines read in one query (the ORM's way; PostgreSQL reads them with the page: disputes/case_queue.py)."""
     if not rows:
         return []
-    tz = timezone.get_current_timezone()
-    deadlines = _deadline_rows_by_subject("case", [r["id"] for r in rows], tz)
-    out = []
-    for r in rows:
-        amount = r["refund_amount"]
-        assignee = r["assignee__username"]
-        out.append(
-            {
-                "id": r["id"],
-                "kind": r["kind"],
-                "status": r["status"],
-                "refund": r["refund_id"],
-                "complaint": r["complaint_id"],
-                "order": r["order_id"],
-                "shop": r["shop_id"],
-                "shop_name": str(r["shop__name"]),
-                "buyer": r["buyer_id"],
-                "assignee": r["assignee_id"],
-                "assignee_name": str(assignee) if assignee is not None else None,
-                "opened_at": _when(r["opened_at"], tz),
-                "next_due_at": _when(r["next_due_at"], tz),
-                "overdue": bool(r["overdue"]),
-                "suspended_at": _when(r["suspended_at"], tz),
-                "ruled_at": _when(r["ruled_at"], tz),
-                "outcome": r["outcome"],
-                "responsibility": r["responsibility"],
-                "refund_amount": _AMOUNT.to_representation(amount) if amount is not None else None,
-                "created_at": _when(r["created_at"], tz),
-                "updated_at": _when(r["updated_at"], tz),
-                "deadlines": deadlines.get(r["id"], []),
-            }
-        )
-    return out
+    when = datetime_when(timezone.get_current_timezone())
+    memo: dict[str, tuple[str, str]] = {}
+    by_subject: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    deadlines = (
+        Deadline.objects.filter(subject_kind="case", subject_id__in=[r[0] for r in rows])
+        .order_by("due_at", "id")
+        .values_list(*DEADLINE_VALUES)
+    )
+    for d in deadlines:
+        by_subject[d[1]].append(deadline_row(d, when, memo))
+    return [case_row(r, by_subject.get(r[0], []), when) for r in rows]
 
 
 def refund_data(refund: Refund) -> dict[str, Any]:

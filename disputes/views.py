@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.db.models import F, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -13,9 +13,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from core.api import QueuePagination
+from core.api import PlainJSONRenderer, QueuePagination
 from core.errors import RuleViolation
 from core.idempotency import idempotent
 from core.models import Event
@@ -25,9 +26,10 @@ from orders.selectors import is_seller_of, order_list_for
 
 from . import serializers as s
 from . import services
+from .case_queue import queue_filtered, queue_rows
 from .export import case_export_zip
 from .models import CaseReview, Refund
-from .representation import CASE_LIST_VALUES, case_list_data, refund_data
+from .representation import refund_data
 from .selectors import case_list_for, case_party_list_for, complaint_list_for, deadlines_attach, refund_list_for
 
 
@@ -344,20 +346,34 @@ class CaseViewSet(
     serializer_class = s.CaseSerializer
     timeline_subject_kind = "case"
     pagination_class = QueuePagination
-    queue_filters: dict[str, Any]
 
     def get_serializer_class(self):
         return s.CaseFullSerializer if self.action == "retrieve" else s.CaseSerializer
+
+    def get_renderers(self):
+        """The queue page's JSON (strings, integers, booleans, nulls only) through orjson: the same bytes."""
+        renderers = super().get_renderers()
+        if self.action == "list":
+            return [PlainJSONRenderer() if type(r) is JSONRenderer else r for r in renderers]
+        return renderers
 
     def get_queryset(self):
         user = self.request.user
         if self.action in PARTY_ACTIONS:
             return case_party_list_for(user)
-        if user.is_authenticated and not is_platform_staff(user):
-            raise PermissionDenied("the case queue is the platform's")
-        qs = case_list_for(user)
+        qs = self._visible()
         if self.action == "retrieve":
             qs = qs.prefetch_related("notes__author", "reviews", "evidence_requests__deadline")
+        return queue_filtered(qs, self._queue_filters())
+
+    def _visible(self):
+        """The cases the user sees: the whole queue for platform staff (case_list_for)."""
+        user = self.request.user
+        if user.is_authenticated and not is_platform_staff(user):
+            raise PermissionDenied("the case queue is the platform's")
+        return case_list_for(user)
+
+    def _queue_filters(self) -> dict[str, Any]:
         params = self.request.query_params
         filters: dict[str, Any] = {}
         if params.get("status"):
@@ -374,20 +390,20 @@ class CaseViewSet(
             filters["kind"] = params["kind"]
         if (shop := _int(params.get("shop"))) is not None:
             filters["shop_id"] = shop
-        self.queue_filters = filters
-        return qs.filter(**filters).order_by("-overdue", F("next_due_at").asc(nulls_last=True), "id")
+        return filters
 
     def list(self, request, *args, **kwargs):
-        """The queue page read as `.values()` (the case, its shop's name, its assignee's name) and shaped
-        by hand exactly as CaseSerializer would (disputes/representation.py): 50 rows without a model
-        instance or a serializer per row. The count is taken on the queryset without the joins."""
-        queryset = self.get_queryset()
+        """The queue page read as tuples (the case, its shop's name, its assignee's name, its clocks) and
+        shaped by hand exactly as CaseSerializer would (disputes/representation.py): 50 rows without a
+        model instance or a serializer per row. On PostgreSQL the page, its capped count and its deadlines
+        are one written-out statement (disputes/case_queue.py)."""
+        filters = self._queue_filters()
         # The queue is the same for every staff member (case_list_for): the capped count is keyed by the filters.
-        key = "queue:cases:" + hashlib.sha256(repr(sorted(self.queue_filters.items())).encode()).hexdigest()[:32]
+        key = "queue:cases:" + hashlib.sha256(repr(sorted(filters.items())).encode()).hexdigest()[:32]
         page = self.paginator.paginate_counted(  # type: ignore[union-attr]
-            queryset.values(*CASE_LIST_VALUES), request, count_source=queryset, cache_key=key
+            queue_rows(self._visible(), filters), request, cache_key=key
         )
-        return self.get_paginated_response(case_list_data(page))
+        return self.get_paginated_response(page)
 
     def _render(self, case, code=status.HTTP_200_OK):
         return Response(s.CaseSerializer(case_list_for(self.request.user).get(pk=case.pk)).data, status=code)

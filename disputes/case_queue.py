@@ -1,0 +1,146 @@
+"""GET cases/ on PostgreSQL: a queue page, its capped count and the page's deadlines in one statement
+(issue #9, bench 4).
+
+Through the ORM the page cost two statements (the page with its count, then its deadlines) and more
+Python compiling them than PostgreSQL spent running them. Here the statement is written out once per
+combination of filters and reused with the request's values as parameters; the rows come back as
+tuples, one per (case, deadline), in the queue's order and then the deadlines' (due_at, id), and are
+shaped by disputes/representation.py exactly as through the ORM. Anything this module does not know
+(another database, a filter it has no SQL for, a queryset that is `.none()`) goes through the ORM:
+`queue_rows` decides. tests/disputes/test_representation.py compares both paths, filter by filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import DateTimeField, F, QuerySet
+from django.utils import timezone
+
+from core.api import CountedRows, QuerysetRows
+from orders.models import Shop
+
+from .models import Case, Deadline
+from .representation import CASE_LIST_VALUES, DEADLINE_VALUES, case_list_data, case_row, deadline_row, text_when
+
+# The databases the statement is written for; anywhere else (the quick start's SQLite) the ORM reads the page.
+WRITTEN_OUT_VENDORS = ("postgresql",)
+# The queue's order (CaseViewSet.get_queryset, the index case_queue_order_idx).
+QUEUE_ORDER = "c.overdue DESC, c.next_due_at ASC NULLS LAST, c.id ASC"
+
+
+def _text(model, name: str) -> str:
+    """Timestamps are read as their text in the session's UTC (representation.text_when formats it)."""
+    return "::text" if "__" not in name and isinstance(model._meta.get_field(name), DateTimeField) else ""
+
+
+def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
+    """CaseViewSet's filters as SQL on `c` (the case), with their parameters; None for a filter unknown here."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for name, value in sorted(filters.items()):
+        if name == "assignee__isnull":
+            clauses.append("c.assignee_id IS NULL" if value else "c.assignee_id IS NOT NULL")
+        elif name in ("status", "kind", "overdue", "assignee_id", "shop_id"):
+            clauses.append(f"c.{name} = %s")
+            params.append(value)
+        else:
+            return None
+    return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
+
+
+_statements: dict[tuple[str, bool], str] = {}
+
+
+def _count(where: str) -> str:
+    """The queue's rows counted up to LIMIT %s (CappedCountPaginator.CAP + 1)."""
+    return f"SELECT COUNT(*) FROM (SELECT 1 FROM {Case._meta.db_table} c {where} LIMIT %s) AS capped"  # noqa: S608
+
+
+def _statement(where: str, counted: bool) -> str:
+    """The page (LIMIT %s OFFSET %s) of the case's own columns, then for its rows only the shop's and
+    the assignee's names (scalar subqueries: cheaper to plan than the joins) and the deadlines (one row
+    per clock), and (`counted`) the capped count (LIMIT %s) as a scalar subquery run once. Built once
+    per filter combination."""
+    statement = _statements.get((where, counted))
+    if statement is None:
+        case, shop, user = Case._meta.db_table, Shop._meta.db_table, get_user_model()._meta.db_table
+        at = {name: i for i, name in enumerate(CASE_LIST_VALUES)}
+        names = {
+            "shop__name": f"(SELECT s.name FROM {shop} s WHERE s.id = p.c{at['shop_id']})",  # noqa: S608
+            "assignee__username": f"(SELECT u.username FROM {user} u WHERE u.id = p.c{at['assignee_id']})",  # noqa: S608
+        }
+        own = [name for name in CASE_LIST_VALUES if name not in names]
+        page = ", ".join(f"c.{Case._meta.get_field(name).column} AS c{at[name]}" for name in own)  # type: ignore[union-attr]
+        columns = ", ".join(
+            [
+                *(names.get(name) or f"p.c{at[name]}{_text(Case, name)}" for name in CASE_LIST_VALUES),
+                *(f"d.{name}{_text(Deadline, name)}" for name in DEADLINE_VALUES),
+            ]
+        )
+        count = f"({_count(where)})" if counted else "NULL"
+        order = f"p.c{at['overdue']} DESC, p.c{at['next_due_at']} ASC NULLS LAST, p.c{at['id']} ASC"
+        statement = _statements[(where, counted)] = (
+            f"SELECT {columns}, {count} "  # noqa: S608 (names from the models, values are parameters)
+            f"FROM (SELECT {page} FROM {case} c {where} ORDER BY {QUEUE_ORDER} LIMIT %s OFFSET %s) AS p "
+            f"LEFT OUTER JOIN {Deadline._meta.db_table} d ON d.subject_kind = 'case' AND d.subject_id = p.c{at['id']} "
+            f"ORDER BY {order}, d.due_at ASC, d.id ASC"
+        )
+    return statement
+
+
+class CaseQueueRows:
+    """CountedRows of the case queue on PostgreSQL: one written-out statement per page (see above)."""
+
+    def __init__(self, where: str, params: list[Any]) -> None:
+        self._where = where
+        self._params = params
+
+    def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
+        if top <= bottom:
+            return [], None
+        params = [] if count_cap is None else [*self._params, count_cap + 1]
+        params += [*self._params, top - bottom, bottom]
+        with connection.cursor() as cursor:
+            cursor.execute(_statement(self._where, count_cap is not None), params)
+            fetched = cursor.fetchall()
+        if not fetched:
+            return [], None
+        when = text_when(timezone.get_current_timezone())
+        memo: dict[str, tuple[str, str]] = {}
+        width = len(CASE_LIST_VALUES)
+        out: list[dict[str, Any]] = []
+        last = None
+        for row in fetched:
+            if row[0] != last:
+                last = row[0]
+                deadlines: list[dict[str, Any]] = []
+                out.append(case_row(row, deadlines, when))
+            if row[width] is not None:  # a deadline (none: the LEFT JOIN found no clock)
+                deadlines.append(deadline_row(row[width:], when, memo))
+        return out, fetched[0][-1]
+
+    def count(self, cap: int) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(_count(self._where), [*self._params, cap + 1])
+            return cursor.fetchone()[0]
+
+
+def queue_filtered(visible: QuerySet, filters: Mapping[str, Any]) -> QuerySet:
+    """The queue through the ORM: `visible` (case_list_for) with CaseViewSet's filters, in the queue's order."""
+    return visible.filter(**filters).order_by("-overdue", F("next_due_at").asc(nulls_last=True), "id")
+
+
+def queue_rows(visible: QuerySet, filters: Mapping[str, Any]) -> CountedRows:
+    """The queue as rows of its JSON: `visible` (the cases the user sees, case_list_for) with `filters`.
+    One written-out statement per page on PostgreSQL when `visible` is the whole table (the written SQL
+    knows no other restriction); the ORM, two statements, otherwise."""
+    whole_table = not visible.query.where  # no condition at all (`.none()` is one)
+    where = _where(filters) if connection.vendor in WRITTEN_OUT_VENDORS and whole_table else None
+    if where is None:
+        queryset = queue_filtered(visible, filters)
+        return QuerysetRows(queryset.values_list(*CASE_LIST_VALUES), queryset, shape=case_list_data)
+    return CaseQueueRows(*where)
