@@ -23,6 +23,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 KINDS = {"R-T01": "r_t01_ship", "X-B01": "x_b01_bench_minimal"}
 
 
+class StatementTimer:
+    """An execute wrapper (`connection.execute_wrapper(timer)`) that times every statement: `totals`
+    holds the count (`n`) and seconds (`s`), `by_statement` both per statement text (first 110 chars)."""
+
+    def __init__(self) -> None:
+        self.totals = {"n": 0, "s": 0.0}
+        self.by_statement: dict[str, list] = {}
+
+    def __call__(self, execute, query, params, many, context):
+        t = time.perf_counter()
+        try:
+            return execute(query, params, many, context)
+        finally:
+            spent = time.perf_counter() - t
+            self.totals["n"] += 1
+            self.totals["s"] += spent
+            row = self.by_statement.setdefault(" ".join(query.split())[:110], [0, 0.0])
+            row[0] += 1
+            row[1] += spent
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("rule")
@@ -51,24 +72,10 @@ def main() -> None:
         return
     sweep.make_due(rule=args.rule, kind=KINDS[args.rule], order_ids=span)
 
-    sql = {"n": 0, "s": 0.0}
-    by_statement: dict[str, list] = {}
-
-    def timed(execute, query, params, many, context):
-        t = time.perf_counter()
-        try:
-            return execute(query, params, many, context)
-        finally:
-            spent = time.perf_counter() - t
-            sql["n"] += 1
-            sql["s"] += spent
-            key = " ".join(query.split())[:110]
-            row = by_statement.setdefault(key, [0, 0.0])
-            row[0] += 1
-            row[1] += spent
-
+    timer = StatementTimer()
+    sql, by_statement = timer.totals, timer.by_statement
     prof = cProfile.Profile() if args.cprofile else None
-    with connection.execute_wrapper(timed):
+    with connection.execute_wrapper(timer):
         started, cpu = time.perf_counter(), time.process_time()
         if prof:
             prof.enable()

@@ -39,6 +39,7 @@ def main() -> None:
     from django.test import Client
 
     from bench import api
+    from bench.profile import StatementTimer
 
     prep = api.prepare(args.n + 20 if args.what == "post" else 1)
     client = Client(HTTP_HOST="127.0.0.1")
@@ -59,25 +60,11 @@ def main() -> None:
     for _ in range(20):  # warm: imports, caches, prepared plans
         request()
 
-    sql = {"n": 0, "s": 0.0}
-    by_statement: dict[str, list] = {}
-
-    def timed(execute, query, params, many, context):
-        t = time.perf_counter()
-        try:
-            return execute(query, params, many, context)
-        finally:
-            spent = time.perf_counter() - t
-            sql["n"] += 1
-            sql["s"] += spent
-            key = " ".join(query.split())[:110]
-            row = by_statement.setdefault(key, [0, 0.0])
-            row[0] += 1
-            row[1] += spent
-
+    timer = StatementTimer()
+    sql, by_statement = timer.totals, timer.by_statement
     prof = cProfile.Profile() if args.cprofile else None
     times = []
-    with connection.execute_wrapper(timed):
+    with connection.execute_wrapper(timer):
         if prof:
             prof.enable()
         for _ in range(args.n):
