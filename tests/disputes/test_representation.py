@@ -216,8 +216,8 @@ def _same_for_any_order(value, pk: int):
         return {k: "ID" if k == "id" else _same_for_any_order(v, pk) for k, v in value.items()}
     if isinstance(value, list):
         return [_same_for_any_order(v, pk) for v in value]
-    if isinstance(value, str):
-        return re.sub(rf"(?<!\d){pk}(?!\d)", "ORDER", value)
+    if isinstance(value, str):  # the order's id in a message, never a date's or a time's digits
+        return re.sub(rf"(?<![\d:-]){pk}(?![\d:T-])", "ORDER", value)
     return value
 
 
