@@ -249,7 +249,7 @@ def refund_data(refund: Refund) -> dict[str, Any]:
     """`RefundSerializer(refund).data` without building the serializer (POST refunds/'s 201). The
     refund's order and shop are read from the instance (select them with it), its case from the
     instance's cache or a query, its clocks as `deadlines_of` gives them."""
-    tz = timezone.get_current_timezone()
+    when = datetime_when(timezone.get_current_timezone())
     order = refund.order
     freight = getattr(refund, "_freight", None)
     if freight is None:  # as RefundSerializer._freight: computed once per instance
@@ -263,10 +263,10 @@ def refund_data(refund: Refund) -> dict[str, Any]:
             "total_amount": _AMOUNT.to_representation(order.total_amount),
             "shipping_fee": _SHIPPING_FEE.to_representation(order.shipping_fee),
             "free_shipping": bool(order.free_shipping),
-            "paid_at": _when(order.paid_at, tz),
-            "shipped_at": _when(order.shipped_at, tz),
-            "signed_at": _when(order.signed_at, tz),
-            "completed_at": _when(order.completed_at, tz),
+            "paid_at": when(order.paid_at),
+            "shipped_at": when(order.shipped_at),
+            "signed_at": when(order.signed_at),
+            "completed_at": when(order.completed_at),
         },
         "shop": refund.shop_id,
         "shop_name": str(refund.shop.name),
@@ -283,17 +283,17 @@ def refund_data(refund: Refund) -> dict[str, Any]:
         "return_address": str(refund.return_address),
         "return_carrier": str(refund.return_carrier),
         "return_tracking_number": str(refund.return_tracking_number),
-        "return_shipped_at": _when(refund.return_shipped_at, tz),
+        "return_shipped_at": when(refund.return_shipped_at),
         "return_rejection_reason": str(refund.return_rejection_reason),
         "return_freight_payer": freight.payer,
         "return_freight_note": freight.note,
         "express": bool(refund.express),
         "refunded_amount": _AMOUNT.to_representation(refund.refunded_amount),
-        "refunded_at": _when(refund.refunded_at, tz),
-        "closed_at": _when(refund.closed_at, tz),
+        "refunded_at": when(refund.refunded_at),
+        "closed_at": when(refund.closed_at),
         "close_reason": str(refund.close_reason),
         "case": case.pk if case is not None else None,
-        "created_at": _when(refund.created_at, tz),
-        "updated_at": _when(refund.updated_at, tz),
+        "created_at": when(refund.created_at),
+        "updated_at": when(refund.updated_at),
         "deadlines": deadlines_data(deadlines_of(refund)),
     }
