@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.profile_api get 500          # GET cases/ 500 times: ms per request, SQL vs Python
     .venv/bin/python -m bench.profile_api post 500         # POST refunds/ on 500 fresh paid orders
     .venv/bin/python -m bench.profile_api bare 500 --cprofile   # the bare view, and the top functions
+    .venv/bin/python -m bench.profile_api queue 200        # the dashboard's queue page (bench 5), signed in
 
 Requests go through django.test.Client with the token header bench 4 sends (the whole middleware
 stack, authentication, view, rendering; no network, no gunicorn), each statement timed by an execute
@@ -22,7 +23,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disput
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 os.environ.setdefault("THROTTLE_WRITE_RATE", "100000000/min")  # one buyer, as bench 4 (bench/run.py)
 
-PATHS = {"get": "/api/v1/cases/", "bare": "/bench/bare/", "post": "/api/v1/refunds/"}
+PATHS = {"get": "/api/v1/cases/", "bare": "/bench/bare/", "post": "/api/v1/refunds/", "queue": "/queue/"}
 
 
 def main() -> None:
@@ -38,13 +39,15 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from bench import api
+    from bench import api, queues
     from bench.profile import StatementTimer
 
     prep = api.prepare(args.n + 20 if args.what == "post" else 1)
     client = Client(HTTP_HOST="127.0.0.1")
     token = prep["buyer_token"] if args.what == "post" else prep["agent_token"]
     headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    if args.what == "queue":  # the dashboard signs in with a session, as bench 5 does
+        client, headers = queues.agent_client(), {"HTTP_HOST": "127.0.0.1"}
     bodies = iter(
         json.dumps({"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"})
         for o in prep["orders"]

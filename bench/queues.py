@@ -39,6 +39,7 @@ def measure(client: Client, paths: list[str], *, rounds: int) -> dict:
     return {
         "p50": times[len(times) // 2] * 1000,
         "p95": times[int(len(times) * 0.95)] * 1000,
+        "max": times[-1] * 1000,
         "queries": sorted(queries),
         "status": sorted(status),
         "n": len(times),
