@@ -11,14 +11,9 @@ paths leave the same rows behind.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import io
-import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from operator import itemgetter
 from typing import Any
 
 from django.db import DatabaseError, connection
@@ -26,6 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core import chain, rulebook
+from core.inserts import JSONText, insert_rows
 from core.models import Event, EventChain, Notification
 from core.services import notification_rows
 from orders.models import Order, Shop
@@ -55,113 +51,6 @@ UPDATE {table} AS c SET length = v.length, prev_hash = v.prev_hash, head_hash = 
 FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[]) AS v(id, length, prev_hash, head_hash)
 WHERE c.id = v.id
 """
-
-
-_COLUMNS: dict[type, list[tuple[str, str, Any]]] = {}
-
-
-def _copy_escape(text: str) -> str:
-    """COPY's text format: a backslash, tab, newline or carriage return inside a value is escaped."""
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
-def _columns(model) -> list[tuple[str, str, Any]]:
-    """(column, SQL type, default) of every column but the id, computed once per model."""
-    if model not in _COLUMNS:
-        cols = [
-            (f.column, f.db_type(connection), f.default if f.has_default() else None)
-            for f in model._meta.concrete_fields
-            if not f.primary_key
-        ]
-        _COLUMNS[model] = cols
-    return _COLUMNS[model]
-
-
-class JSONText(str):
-    """A jsonb column's value already serialised (insert_rows writes it as it is)."""
-
-
-_NULL = "\\N"
-_NEEDS_ESCAPE = re.compile(r"[\\\t\n\r]").search
-
-
-def _copy_column(sql_type: str, values: list) -> list[str]:
-    """A column's values in COPY's text format (None is \\N), a whole column at a time: no function
-    call per value where a builtin does (digits, text needing no escape), and each distinct timestamp
-    formatted once (a batch's rows share their `at`)."""
-    if sql_type.startswith(("integer", "bigint", "smallint", "numeric")):
-        return [_NULL if v is None else str(v) for v in values]  # digits, a sign, a point
-    if sql_type.startswith(("timestamp", "date")):
-        texts = {v: v.isoformat() for v in set(values) if v is not None}
-        return [_NULL if v is None else texts[v] for v in values]
-    if sql_type == "boolean":
-        return [_NULL if v is None else ("t" if v else "f") for v in values]
-    if sql_type == "jsonb":
-        values = [v if v is None or type(v) is JSONText else json.dumps(v, ensure_ascii=False) for v in values]
-    elif sql_type == "interval":
-        return [_NULL if v is None else f"{v.total_seconds()} seconds" for v in values]
-    else:
-        values = [v if v is None or type(v) is str else str(v) for v in values]
-    # Escaped once per distinct value: kinds, actions and labels repeat down a batch.
-    texts = {v: (_copy_escape(v) if _NEEDS_ESCAPE(v) else v) for v in set(values) if v is not None}
-    return [_NULL if v is None else texts[v] for v in values]
-
-
-def _copy_from(cursor, sql: str, data: io.StringIO) -> None:
-    """Run `COPY … FROM STDIN` through Django's cursor as any statement is run: seen by the execute
-    wrappers and, when queries are logged (tests, DEBUG), by the query log."""
-
-    def executor(sql, params, many, context):
-        with connection.wrap_database_errors:
-            cursor.cursor.copy_expert(sql, params)
-
-    context = {"connection": connection, "cursor": cursor}
-    for wrapper in reversed(connection.execute_wrappers):
-        executor = functools.partial(wrapper, executor)
-    debug_sql = getattr(cursor, "debug_sql", None)
-    if debug_sql is None:
-        executor(sql, data, False, context)
-        return
-    with debug_sql(sql):
-        executor(sql, data, False, context)
-
-
-def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> list[int]:
-    """INSERT many rows of `model` (dicts of column -> value; a missing column takes the field's
-    default) without building a model instance per row: their ids are drawn from the table's
-    sequence (one statement), then the rows go in with `COPY … FROM STDIN` (one more). Returns the
-    ids in the order of `rows`; with `ids=False` the table numbers the rows itself (the COPY alone)
-    and nothing is returned. Foreign keys, checks and unique constraints hold as for any insert."""
-    if not rows:
-        return []
-    cols = _columns(model)
-    defaults = {c: (d() if callable(d) else d) for c, _, d in cols}
-    table = model._meta.db_table
-    names = [c for c, _, _ in cols]
-    columns: list[list[str]] = []
-    with connection.cursor() as cursor:
-        pks: list[int] = []
-        if ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS id FROM generate_series(1, %s) ORDER BY 1",
-                [table, len(rows)],
-            )
-            pks = [r[0] for r in cursor.fetchall()]
-            names = ["id", *names]
-            columns.append([str(pk) for pk in pks])
-        for column, sql_type, _ in cols:
-            try:  # every row names the column: read at C speed
-                values = list(map(itemgetter(column), rows))
-            except KeyError:
-                default = defaults[column]
-                values = [row.get(column, default) for row in rows]
-            columns.append(_copy_column(sql_type, values))
-        data = io.StringIO("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n")
-        # Table and columns come from the model's metadata, never from input; values travel as data.
-        _copy_from(cursor, f"COPY {table} ({', '.join(names)}) FROM STDIN", data)
-    return pks
 
 
 # Heads of subjects that get one event each, advanced in one statement: the link computed by

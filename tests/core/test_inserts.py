@@ -1,8 +1,10 @@
-"""core.inserts.insert writes the rows bulk_create writes, in one statement written once."""
+"""core.inserts: `insert` writes the rows bulk_create writes, in one statement written once; `insert_rows`
+writes a batch's rows through COPY as given."""
 
 import datetime as dt
 import json
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -10,10 +12,11 @@ from django.db import connection
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
-from core.inserts import insert
+from core.inserts import insert, insert_rows
 from core.models import Event, Notification
 from disputes.models import Deadline, Refund
 from tests.disputes.helpers import T0, make_order
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +92,31 @@ def test_instances_with_their_own_keys_go_to_bulk_create(cast):
     assert insert(objs) == objs
     assert Notification.objects.filter(pk__in=[10_000, 10_001]).count() == 2
     assert insert([]) == []
+
+
+def test_insert_rows_writes_every_value_as_given_through_copy():
+    """core.inserts.insert_rows (COPY): tabs, newlines, backslashes, a literal \\N, unicode, None,
+    JSON and timestamps arrive unchanged, with ids in the order of the rows."""
+    user = UserFactory()
+    at = dt.datetime(2026, 11, 11, 0, 0, 0, 123456, tzinfo=ZoneInfo("Asia/Shanghai"))
+    tricky = ["tab\there", "line\nbreak\r\n", "back\\slash", "\\N", "", "退款 ✓ 'quote' \"dq\""]
+    ids = insert_rows(
+        Notification,
+        [
+            {"user_id": user.pk, "kind": "k", "title": t, "body": t[::-1], "subject_kind": "", "created_at": at}
+            for t in tricky
+        ]
+        + [{"user_id": user.pk, "kind": "k", "title": "none", "body": "", "subject_id": None, "read_at": None}],
+    )
+    got = {n.pk: n for n in Notification.objects.filter(pk__in=ids)}
+    assert [got[pk].title for pk in ids] == [*tricky, "none"]
+    assert [got[pk].body for pk in ids[:-1]] == [t[::-1] for t in tricky]
+    assert {got[pk].created_at for pk in ids[:-1]} == {at}
+    assert (got[ids[-1]].subject_id, got[ids[-1]].read_at) == (None, None)
+    assert ids == sorted(ids)
+
+    data = {"text": "a\tb\nc\\d \\N 退款", "n": 3, "none": None, "list": [1, "x"], "nested": {"k": "v"}}
+    (event_id,) = insert_rows(
+        Event, [{"at": at, "action": "x.y", "subject_kind": "order", "subject_id": 1, "data": data, "seq": None}]
+    )
+    assert Event.objects.get(pk=event_id).data == data

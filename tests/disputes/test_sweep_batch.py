@@ -382,37 +382,6 @@ def test_a_batch_whose_every_shop_is_held_waits_for_them_instead_of_spinning():
 
 
 @pytest.mark.django_db
-def test_insert_rows_writes_every_value_as_given_through_copy():
-    """disputes.batch.insert_rows (COPY): tabs, newlines, backslashes, a literal \\N, unicode, None,
-    JSON and timestamps arrive unchanged, with ids in the order of the rows."""
-    from disputes.batch import insert_rows
-
-    user = UserFactory()
-    at = dt.datetime(2026, 11, 11, 0, 0, 0, 123456, tzinfo=CHINA)
-    tricky = ["tab\there", "line\nbreak\r\n", "back\\slash", "\\N", "", "退款 ✓ 'quote' \"dq\""]
-    ids = insert_rows(
-        Notification,
-        [
-            {"user_id": user.pk, "kind": "k", "title": t, "body": t[::-1], "subject_kind": "", "created_at": at}
-            for t in tricky
-        ]
-        + [{"user_id": user.pk, "kind": "k", "title": "none", "body": "", "subject_id": None, "read_at": None}],
-    )
-    got = {n.pk: n for n in Notification.objects.filter(pk__in=ids)}
-    assert [got[pk].title for pk in ids] == [*tricky, "none"]
-    assert [got[pk].body for pk in ids[:-1]] == [t[::-1] for t in tricky]
-    assert {got[pk].created_at for pk in ids[:-1]} == {at}
-    assert (got[ids[-1]].subject_id, got[ids[-1]].read_at) == (None, None)
-    assert ids == sorted(ids)
-
-    data = {"text": "a\tb\nc\\d \\N 退款", "n": 3, "none": None, "list": [1, "x"], "nested": {"k": "v"}}
-    (event_id,) = insert_rows(
-        Event, [{"at": at, "action": "x.y", "subject_kind": "order", "subject_id": 1, "data": data, "seq": None}]
-    )
-    assert Event.objects.get(pk=event_id).data == data
-
-
-@pytest.mark.django_db
 def test_a_shop_holding_every_threshold_earns_no_more_and_a_lifted_one_is_earned_again():
     """R-P11 in a batch: a shop past 48 points with every sanction of the year imposed gets none new;
     the same shop with its 48-point sanction lifted (R-P12) earns it again at its next penalty."""
