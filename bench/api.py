@@ -61,16 +61,23 @@ def _load(args):
     return latencies, errors[0]
 
 
-def load(method: str, paths, *, token: str, bodies=None, seconds: float = 15, procs: int = 2, threads: int = 3):
-    """(requests/s, p50 ms, p95 ms, errors). Bodies are split between processes so none repeats."""
+def load_raw(method: str, paths, *, token: str, bodies=None, seconds: float = 15, procs: int = 2, threads: int = 3):
+    """Drive the server for `seconds`: (latencies in seconds, errors, seconds). Bodies are split between
+    processes so none repeats."""
     chunks = []
     for p in range(procs):
         chunk = bodies[p::procs] if bodies else None
         chunks.append((method, paths, chunk, token, seconds, threads))
     with mp.get_context("spawn").Pool(procs) as pool:
         results = pool.map(_load, chunks)
-    lat = sorted(x for r in results for x in r[0])
-    errors = sum(r[1] for r in results)
+    return [x for r in results for x in r[0]], sum(r[1] for r in results), seconds
+
+
+def pooled(runs) -> tuple[float, float, float, int]:
+    """(requests/s, p50 ms, p95 ms, errors) over one or more `load_raw` runs taken together."""
+    lat = sorted(x for r in runs for x in r[0])
+    errors = sum(r[1] for r in runs)
+    seconds = sum(r[2] for r in runs)
     if not lat:
         return 0.0, 0.0, 0.0, errors
     return len(lat) / seconds, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.95)] * 1000, errors
