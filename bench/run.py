@@ -29,6 +29,13 @@ for var in ("REDIS_URL",):  # the app itself does not need Redis here; the Celer
     os.environ.pop(var, None)
 
 
+# The issue's figures of 2026-11-22: pgbench 1,765 tps and the reference sweeper 45,255 firings/s, so its
+# target "R-T01 >= 5 x pgbench" asked for 19.5 % of the reference sweeper on that machine. pgbench is
+# bound by the WAL's flush and the reference by the CPU, so the same target asks a different share of
+# the reference on another machine; the runner prints both.
+ISSUE_5X_PGBENCH_OF_REFERENCE = 5 * 1_765 / 45_255
+
+
 def sh(*cmd: str) -> None:
     subprocess.run(cmd, check=True)
 
@@ -150,8 +157,9 @@ def main() -> None:
             f"reference sweeper 2p {ref:,.0f}/s | celery-per-task c2 {celery:,.0f}/s ({fired:,}) | "
             f"pgbench c2 {tps:,.0f} tps | minimal/reference {best_minimal / ref:.0%}, "
             f"minimal/celery {best_minimal / celery if celery else 0:.1f}x, R-T01/pgbench "
-            f"{best_rt / tps if tps else 0:.1f}x | "
-            + ", ".join(f"{name} {'MET' if ok else 'MISSED'}" for name, ok in checks)
+            f"{best_rt / tps if tps else 0:.1f}x, R-T01/reference {best_rt / ref:.0%} "
+            f"(5x pgbench is {5 * tps / ref:.0%} of the reference here, {ISSUE_5X_PGBENCH_OF_REFERENCE:.1%} "
+            "by the issue's own figures) | " + ", ".join(f"{name} {'MET' if ok else 'MISSED'}" for name, ok in checks)
         )
 
     # --- bench 3: lateness at 50 % of the maximum rate --------------------------------------------
