@@ -4,8 +4,9 @@ id, the rule's own words and the duration the row was computed with, RULEBOOK §
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 from django.db import models
 from django.utils import timezone
@@ -63,23 +64,34 @@ def humanize(delta: dt.timedelta) -> str:
     return _("已超时 %(t)s") % {"t": text} if delta.total_seconds() < 0 else _("剩余 %(t)s") % {"t": text}
 
 
+def state_and_text(
+    *, status: str, paused: bool, remaining: dt.timedelta | None, due_at: dt.datetime, now: dt.datetime
+) -> tuple[dt.timedelta, str, str]:
+    """(time left, state, text) of a deadline: the one place that decides its colour and words, for
+    the full view (`deadline_view`) and the queue row (`row_deadline`) alike."""
+    if status != Deadline.Status.PENDING:
+        text = _("已触发") if status == Deadline.Status.FIRED else _("已取消")
+        return dt.timedelta(0), "done", text
+    if paused:
+        left = remaining or dt.timedelta(0)
+        return left, "paused", _("已暂停 (R-T19),剩余 %(t)s") % {"t": humanize(left)}
+    left = due_at - now
+    state = "red" if left.total_seconds() < 0 else ("amber" if left < AMBER_BELOW else "ok")
+    return left, state, humanize(left)
+
+
 def deadline_view(deadline: Deadline, now: dt.datetime | None = None) -> DeadlineView:
     now = now or timezone.now()
     timer = rulebook.TIMERS.get(deadline.rule)
     words = timer.words if timer else ""
     unit = _(UNIT_LABELS.get(deadline.duration_unit, deadline.duration_unit))
-    if deadline.status != Deadline.Status.PENDING:
-        remaining = dt.timedelta(0)
-        state = "done"
-        text = _("已触发") if deadline.status == Deadline.Status.FIRED else _("已取消")
-    elif deadline.paused_at is not None:
-        remaining = deadline.remaining or dt.timedelta(0)
-        state = "paused"
-        text = _("已暂停 (R-T19),剩余 %(t)s") % {"t": humanize(remaining)}
-    else:
-        remaining = deadline.due_at - now
-        state = "red" if remaining.total_seconds() < 0 else ("amber" if remaining < AMBER_BELOW else "ok")
-        text = humanize(remaining)
+    remaining, state, text = state_and_text(
+        status=deadline.status,
+        paused=deadline.paused_at is not None,
+        remaining=deadline.remaining,
+        due_at=deadline.due_at,
+        now=now,
+    )
     return DeadlineView(
         pk=deadline.pk,
         rule=deadline.rule,
@@ -101,12 +113,27 @@ def pending(deadlines: Iterable[Deadline]) -> list[Deadline]:
     return [d for d in deadlines if d.status == Deadline.Status.PENDING]
 
 
-def nearest(deadlines: Iterable[Deadline]) -> Deadline | None:
-    """The running (not paused) pending deadline due first; a paused one if nothing runs."""
-    rows = pending(deadlines)
+class _Pending(Protocol):
+    """What `first_due` reads of a pending deadline: a Deadline or a PendingDeadline."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def due_at(self) -> dt.datetime: ...
+    @property
+    def paused_at(self) -> dt.datetime | None: ...
+
+
+def first_due[D: _Pending](rows: Sequence[D]) -> D | None:
+    """Of pending deadlines, the running (not paused) one due first; a paused one if nothing runs."""
     running = [d for d in rows if d.paused_at is None]
     rows = running or rows
     return min(rows, key=lambda d: (d.due_at, d.pk)) if rows else None
+
+
+def nearest(deadlines: Iterable[Deadline]) -> Deadline | None:
+    """The running (not paused) pending deadline due first; a paused one if nothing runs."""
+    return first_due(pending(deadlines))
 
 
 def attach_case_deadlines(cases: Sequence[Case]) -> None:
@@ -146,28 +173,78 @@ def suspension_of(case: Case) -> dict | None:
     }
 
 
-def next_deadline_of_cases(cases: Sequence[Case]) -> dict[int, Deadline | None]:
+class PendingDeadline(NamedTuple):
+    """The columns of a pending deadline that a queue row needs (`next_deadline_of_cases`): reading
+    these as tuples instead of Deadline instances is most of what the queue's deadlines cost in Python
+    (issue #9)."""
+
+    pk: int
+    subject_kind: str
+    subject_id: int
+    rule: str
+    due_at: dt.datetime
+    paused_at: dt.datetime | None
+    remaining: dt.timedelta | None
+
+
+PENDING_DEADLINE_FIELDS = ("id", "subject_kind", "subject_id", "rule", "due_at", "paused_at", "remaining")
+
+
+@dataclass(frozen=True, slots=True)
+class RowDeadline:
+    """What a queue row shows of its deadline (the names are DeadlineView's)."""
+
+    rule: str
+    words: str
+    due_at: dt.datetime
+    state: str  # ok | amber | red | paused
+    text: str
+
+
+def row_deadline(deadline: PendingDeadline, now: dt.datetime) -> RowDeadline:
+    """The queue row's view of a pending deadline: the same state and text as `deadline_view`."""
+    timer = rulebook.TIMERS.get(deadline.rule)
+    _left, state, text = state_and_text(
+        status=Deadline.Status.PENDING,
+        paused=deadline.paused_at is not None,
+        remaining=deadline.remaining,
+        due_at=deadline.due_at,
+        now=now,
+    )
+    return RowDeadline(
+        rule=deadline.rule, words=timer.words if timer else "", due_at=deadline.due_at, state=state, text=text
+    )
+
+
+def next_deadline_of_cases(cases: Sequence[Mapping[str, Any]]) -> dict[int, PendingDeadline | None]:
     """The deadline a queue row shows (`nearest` of the case's and its refund's or complaint's pending
     deadlines), by case id, in one query whatever the number of cases: only pending rows are read, the
-    others never count."""
+    others never count.
+
+    `cases` are the queue's rows as dicts (`queue_page.ROW_FIELDS`: "id", "refund_id", "complaint_id"),
+    not Case instances: the page reads them with `.values()`."""
     if not cases:
         return {}
-    refund_ids = [c.refund_id for c in cases if c.refund_id]
-    complaint_ids = [c.complaint_id for c in cases if c.complaint_id]
-    subjects = models.Q(subject_kind="case", subject_id__in=[c.pk for c in cases])
+    refund_ids = [c["refund_id"] for c in cases if c["refund_id"]]
+    complaint_ids = [c["complaint_id"] for c in cases if c["complaint_id"]]
+    subjects = models.Q(subject_kind="case", subject_id__in=[c["id"] for c in cases])
     if refund_ids:
         subjects |= models.Q(subject_kind="refund", subject_id__in=refund_ids)
     if complaint_ids:
         subjects |= models.Q(subject_kind="complaint", subject_id__in=complaint_ids)
-    by_subject: dict[tuple[str, int], list[Deadline]] = {}
-    for deadline in Deadline.objects.filter(subjects, status=Deadline.Status.PENDING):
+    by_subject: dict[tuple[str, int], list[PendingDeadline]] = {}
+    pending_rows = Deadline.objects.filter(subjects, status=Deadline.Status.PENDING).values_list(
+        *PENDING_DEADLINE_FIELDS
+    )
+    for row in pending_rows:
+        deadline = PendingDeadline(*row)
         by_subject.setdefault((deadline.subject_kind, deadline.subject_id), []).append(deadline)
-    result: dict[int, Deadline | None] = {}
+    result: dict[int, PendingDeadline | None] = {}
     for case in cases:
-        rows = by_subject.get(("case", case.pk), [])
-        if case.refund_id:
-            rows = rows + by_subject.get(("refund", case.refund_id), [])
-        elif case.complaint_id:
-            rows = rows + by_subject.get(("complaint", case.complaint_id), [])
-        result[case.pk] = nearest(rows)
+        rows = by_subject.get(("case", case["id"]), [])
+        if case["refund_id"]:
+            rows = rows + by_subject.get(("refund", case["refund_id"]), [])
+        elif case["complaint_id"]:
+            rows = rows + by_subject.get(("complaint", case["complaint_id"]), [])
+        result[case["id"]] = first_due(rows)
     return result
