@@ -1,5 +1,6 @@
 """Regression guard for the benches of issue #9 (small versions of bench 1 and bench 5): the query
-count per fired deadline and per queue page must not grow. The full benches: `make bench`."""
+count per fired deadline and per queue page (GET cases/ and the dashboard's) must not grow. The full
+benches: `make bench`."""
 
 import datetime as dt
 from decimal import Decimal
@@ -113,3 +114,37 @@ def test_bench5_small_case_queue_has_a_constant_query_count(api):
         assert resp.status_code == 200, path
         counts[path] = len(ctx.captured_queries)
     assert set(counts.values()) == {CASE_LIST_QUERIES}, counts
+
+
+# Bench 5, the dashboard page: session, user, roles, the page, its deadlines, whatever the view and the
+# page, once the filter's capped count, the people and the shops are cached (dashboard/queue_page.py);
+# the table rows read no query of their own.
+DASHBOARD_QUEUE_QUERIES = 5
+
+
+@pytest.mark.django_db
+def test_bench5_small_dashboard_queue_has_a_constant_query_count():
+    from django.test import Client
+
+    generate.generate_base(scale=0.002)  # 2,000 cases, as the GET cases/ guard above
+    client = Client()
+    client.force_login(UserFactory(roles=["agent"], is_staff=True))
+    paths = [
+        "/queue/",
+        "/queue/?page=7",
+        "/queue/?view=unassigned&page=3",
+        "/queue/?view=overdue",
+        "/queue/?status=open",
+        "/queue/?kind=refund",
+    ]
+    for path in paths:  # warm: each filter's count, the people and the shops
+        assert client.get(path).status_code == 200, path
+    counts, rows = {}, {}
+    for path in paths:
+        with CaptureQueriesContext(connection) as ctx:
+            resp = client.get(path)
+        assert resp.status_code == 200, path
+        counts[path] = len(ctx.captured_queries)
+        rows[path] = resp.content.decode().count('name="case" value=')
+    assert set(counts.values()) == {DASHBOARD_QUEUE_QUERIES}, counts
+    assert rows["/queue/"] == rows["/queue/?page=7"] == 50  # full pages: every row read by the page's query
