@@ -256,11 +256,12 @@ def main() -> None:
                 "bench 5 dashboard: SKIPPED, no queue page answers yet (" + ", ".join(queues.DASHBOARD_CANDIDATES) + ")"
             )
         else:
-            res = queues.measure(client, [path], rounds=20 if args.small else 100)
+            res = queues.measure(client, [path], rounds=20 if args.small else 100, count_apart=True)
             ok = res["p95"] <= 100 and len(res["queries"]) == 1
             say(
                 f"bench 5 dashboard {path} ({res['n']} requests): p50 {res['p50']:.1f} ms p95 {res['p95']:.1f} ms "
-                f"max {res['max']:.1f} ms, queries {res['queries']} "
+                f"max {res['max']:.1f} ms, queries {res['queries']} (+ the capped count in "
+                f"{res['count_refills']} of them: its 5 s cache refilled) "
                 f"{'MET' if ok else 'MISSED'}"
             )
 
