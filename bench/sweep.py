@@ -145,13 +145,31 @@ def analyze() -> None:
         c.execute("ANALYZE")
 
 
-def sweep(*, rule: str, kind: str, orders: tuple[int, int], workers: int, rule_mode: str = "batch", sample_rss=False):
-    """Make `orders` due under `rule`, sweep with `workers` processes: (fired, seconds, rss samples)."""
+def vacuum() -> None:
+    """VACUUM ANALYZE, as autovacuum would have done between two bursts: the dead versions earlier
+    sweeps left (leases, fired marks, reset orders and heads) are cleared, so that sweeps compared with
+    each other start from the same state (bench 2)."""
+    with connection.cursor() as c:
+        c.execute("VACUUM ANALYZE")
+
+
+def sweep(
+    *,
+    rule: str,
+    kind: str,
+    orders: tuple[int, int],
+    workers: int,
+    rule_mode: str = "batch",
+    sample_rss=False,
+    clean: bool = False,
+):
+    """Make `orders` due under `rule`, sweep with `workers` processes: (fired, seconds, rss samples).
+    `clean`: vacuum first instead of only analysing."""
     if rule == "X-B01":
         reset_orders(orders)
     first = max_deadline_id() + 1
     n = make_due(rule=rule, kind=kind, order_ids=orders)
-    analyze()  # outside the measured window
+    vacuum() if clean else analyze()  # outside the measured window
     seconds, samples = run_workers(workers, rule_mode=rule_mode, sample_rss=sample_rss)
     fired = fired_count(rule, first)
     left = pending_due_count(rule)
