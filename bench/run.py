@@ -209,10 +209,10 @@ def main() -> None:
         # The three endpoints take turns (rounds of a third of the time each, the rounds pooled), so a
         # drift of the machine's speed during the bench falls on all three alike.
         rounds = 3
+        part = seconds / rounds
         runs: dict[str, list] = {"bare": [], "cases": [], "post": []}
         try:
             for r in range(rounds):
-                part = seconds / rounds
                 runs["bare"].append(api.load_raw("GET", ["/bench/bare/"], token=prep["agent_token"], seconds=part))
                 runs["cases"].append(api.load_raw("GET", ["/api/v1/cases/"], token=prep["agent_token"], seconds=part))
                 runs["post"].append(
