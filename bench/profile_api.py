@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.profile_api get 500          # GET cases/ 500 times: ms per request, SQL vs Python
     .venv/bin/python -m bench.profile_api post 500         # POST refunds/ on 500 fresh paid orders
     .venv/bin/python -m bench.profile_api bare 500 --cprofile   # the bare view, and the top functions
+    .venv/bin/python -m bench.profile_api write 500        # a filing's rows written by hand (the bound)
     .venv/bin/python -m bench.profile_api queue 200        # the dashboard's queue page (bench 5), signed in
 
 Requests go through django.test.Client with the token header bench 4 sends (the whole middleware
@@ -23,7 +24,14 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disput
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 os.environ.setdefault("THROTTLE_WRITE_RATE", "100000000/min")  # one buyer, as bench 4 (bench/run.py)
 
-PATHS = {"get": "/api/v1/cases/", "bare": "/bench/bare/", "post": "/api/v1/refunds/", "queue": "/queue/"}
+PATHS = {
+    "get": "/api/v1/cases/",
+    "bare": "/bench/bare/",
+    "post": "/api/v1/refunds/",
+    "write": "/bench/bare/write/",  # a filing's rows written by hand (bench/urls.py)
+    "queue": "/queue/",
+}
+POSTS = ("post", "write")
 
 
 def main() -> None:
@@ -42,9 +50,9 @@ def main() -> None:
     from bench import api, queues
     from bench.profile import StatementTimer
 
-    prep = api.prepare(args.n + 20 if args.what == "post" else 1)
+    prep = api.prepare(args.n + 20 if args.what in POSTS else 1)
     client = Client(HTTP_HOST="127.0.0.1")
-    token = prep["buyer_token"] if args.what == "post" else prep["agent_token"]
+    token = prep["buyer_token"] if args.what in POSTS else prep["agent_token"]
     headers = {"HTTP_AUTHORIZATION": f"Token {token}"}
     if args.what == "queue":  # the dashboard signs in with a session, as bench 5 does
         client, headers = queues.agent_client(), {"HTTP_HOST": "127.0.0.1"}
@@ -54,8 +62,8 @@ def main() -> None:
     )
 
     def request():
-        if args.what == "post":
-            r = client.post(PATHS["post"], next(bodies), content_type="application/json", **headers)
+        if args.what in POSTS:
+            r = client.post(PATHS[args.what], next(bodies), content_type="application/json", **headers)
         else:
             r = client.get(PATHS[args.what], **headers)
         assert r.status_code in (200, 201), (r.status_code, r.content[:300])

@@ -3,6 +3,11 @@
 - `sweeper`: a hand-written sweeper in plain psycopg2, N processes, each claiming 500 due rows with
   SKIP LOCKED and firing them set-based (lock subjects, subject status, one audit row, mark fired),
   no Django and no hash chain. The bound of what set-based SQL does on this machine.
+- `sweeper_full`: the same sweeper firing the full R-T01 action in one statement per batch of 500:
+  shops locked, penalty R-P01 with its compensation, the ledger movement and its two entries, the
+  penalty's and the order's events (content hashed by PostgreSQL, no chain), the notices to the buyer
+  and the shop's people, the deadline marked. No R-P11 check, no Django: the bound of what set-based
+  SQL does with the full action's rows on this machine (bench 1 prints it beside the engine's R-T01).
 - `celery`: one Celery task per deadline (Redis broker, concurrency 2), each firing one deadline
   in its own transaction with the same minimal firing, in plain psycopg2.
 - `pgbench`: TPC-B, 2 clients, in its own database.
@@ -55,28 +60,125 @@ FROM d WHERE x.id = d.id
 """
 
 
+# The full R-T01 action, set-based, in one statement. Ids are drawn from the sequences in a
+# materialised CTE so that the penalty, its movement and the entries refer to each other.
+CLAIM_AND_FIRE_FULL = """
+WITH claimed AS MATERIALIZED (
+    SELECT id, subject_id, due_at FROM disputes_deadline
+    WHERE status = 'pending' AND paused_at IS NULL AND due_at <= now() AND rule = %(rule)s
+      AND (not_before IS NULL OR not_before <= now())
+    ORDER BY due_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), locked AS MATERIALIZED (
+    SELECT o.id, o.status, o.shop_id, o.buyer_id, o.total_amount
+    FROM orders_order o JOIN claimed c ON c.subject_id = o.id ORDER BY o.id FOR UPDATE OF o
+), shops AS MATERIALIZED (
+    SELECT s.id, s.kind, s.owner_id FROM orders_shop s WHERE s.id IN (SELECT shop_id FROM locked)
+    ORDER BY s.id FOR UPDATE
+), due AS MATERIALIZED (
+    SELECT c.id AS deadline_id, c.due_at, l.id AS order_id, l.shop_id, l.buyer_id, s.owner_id,
+           CASE WHEN s.kind = 'mall' THEN %(mall_points)s ELSE %(market_points)s END AS points,
+           CASE WHEN s.kind = 'mall'
+                THEN round(least(l.total_amount * %(mall_pct)s / 100, %(mall_max)s), 2) * %(points_per_yuan)s
+                ELSE round(least(greatest(l.total_amount * %(market_pct)s / 100, %(market_min)s), %(market_max)s), 2)
+           END AS amount,
+           CASE WHEN s.kind = 'mall' THEN 'points' ELSE 'cash' END AS form,
+           nextval('penalties_penalty_id_seq') AS penalty_id,
+           nextval('penalties_ledgermovement_id_seq') AS movement_id
+    FROM claimed c JOIN locked l ON l.id = c.subject_id JOIN shops s ON s.id = l.shop_id
+    WHERE l.status = 'paid'
+), penalties AS (
+    INSERT INTO penalties_penalty (id, code, points, point_class, compensation_amount, compensation_form,
+        source_kind, source_id, status, issued_at, note, revoke_reason, beneficiary_id, deadline_id, order_id,
+        shop_id, item_action, severity, sku)
+    SELECT penalty_id, 'r_p01', points, 'A', amount, form, 'order', order_id, 'active', now(),
+           'R-T01 ship_by ' || to_char(due_at, 'YYYY-MM-DD HH24:MI:SS'), '', buyer_id, deadline_id, order_id,
+           shop_id, '', '', ''
+    FROM due
+), movements AS (
+    INSERT INTO penalties_ledgermovement (id, at, debit, credit, amount, currency, reason, source_kind, source_id,
+        order_id, shop_id, penalty_id)
+    SELECT movement_id, now(), 'shop:' || shop_id, 'buyer:' || buyer_id, amount,
+           CASE WHEN form = 'points' THEN 'points' ELSE 'CNY' END, 'compensation.r_p01', 'order', order_id, order_id,
+           shop_id, penalty_id
+    FROM due WHERE amount > 0
+), entries AS (
+    INSERT INTO penalties_ledgerentry (movement_id, account, amount, currency)
+    SELECT movement_id, CASE WHEN side < 0 THEN 'shop:' || shop_id ELSE 'buyer:' || buyer_id END, side * amount,
+           CASE WHEN form = 'points' THEN 'points' ELSE 'CNY' END
+    FROM due CROSS JOIN (VALUES (-1), (1)) AS sides(side) WHERE amount > 0
+), events AS (
+    INSERT INTO core_event (at, actor_label, action, subject_kind, subject_id, from_status, to_status, data,
+                            prev_hash, hash)
+    SELECT now(), 'system', e.action, e.kind, e.sid, e.before, e.after, e.data, '',
+           encode(sha256(convert_to(e.data::text, 'UTF8')), 'hex')
+    FROM due CROSS JOIN LATERAL (VALUES
+        ('penalty.issued', 'penalty', due.penalty_id, '', 'active',
+         jsonb_build_object('code', 'r_p01', 'rule', 'R-P01', 'points', due.points, 'point_class', 'A',
+                            'compensation', due.amount::text, 'form', due.form, 'source', 'order:' || due.order_id)),
+        ('order.late_shipment', 'order', due.order_id, 'paid', 'paid',
+         jsonb_build_object('rule', 'R-T01', 'deadline', due.deadline_id, 'penalty', due.penalty_id,
+                            'compensation', due.amount::text))
+    ) AS e(action, kind, sid, before, after, data)
+), notices AS (
+    INSERT INTO core_notification (kind, title, body, subject_kind, subject_id, created_at, user_id)
+    SELECT 'order.late_shipment', '订单 ' || due.order_id || ' 延迟发货 (R-T01)',
+           '卖家未在 ' || to_char(due.due_at, 'YYYY-MM-DD HH24:MI') || ' 前发货:扣 ' || due.points || ' 分,违约金 '
+           || due.amount || ' (' || due.form || ')。买家可申请延迟发货退款。', 'order', due.order_id, now(), u.user_id
+    FROM due CROSS JOIN LATERAL (
+        SELECT due.buyer_id UNION SELECT due.owner_id
+        UNION SELECT st.user_id FROM orders_shop_staff st WHERE st.shop_id = due.shop_id
+    ) AS u(user_id)
+)
+UPDATE disputes_deadline d SET status = 'fired', fired_at = now(), fired_by = 'reference', not_before = NULL,
+       outcome = coalesce('penalty ' || due.penalty_id, 'noop')
+FROM claimed c LEFT JOIN due ON due.deadline_id = c.id WHERE d.id = c.id
+"""
+
+
+def full_parameters() -> dict:
+    """R-P01's points and compensation, from the rulebook (the engine reads the same)."""
+    from core import rulebook
+
+    rule = rulebook.PENALTIES["R-P01"]
+    market, mall = (rule.compensation[kind] for kind in (rulebook.ShopKind.MARKETPLACE, rulebook.ShopKind.MALL))
+    return {
+        "market_points": rule.points_for(rulebook.ShopKind.MARKETPLACE),
+        "mall_points": rule.points_for(rulebook.ShopKind.MALL),
+        "market_pct": market.percent,
+        "market_min": market.minimum or 0,
+        "market_max": market.maximum,
+        "mall_pct": mall.percent,
+        "mall_max": mall.maximum,
+        "points_per_yuan": int(rulebook.resolve(rulebook.PLATFORM_POINTS_PER_YUAN)),
+    }
+
+
 def dsn() -> str:
     return os.environ["DATABASE_URL"]
 
 
-def _sweeper(ready, go, limit: int) -> None:
+def _sweeper(ready, go, limit: int, statement: str, parameters: dict) -> None:
     conn = psycopg2.connect(dsn())
     ready.set()
     go.wait()
     with conn.cursor() as c:
         while True:
-            c.execute(CLAIM_AND_FIRE, {"rule": RULE, "limit": limit})
+            c.execute(statement, {"rule": RULE, "limit": limit, **parameters})
             n = c.rowcount
             conn.commit()
             if n == 0:
                 return
 
 
-def run_sweeper(processes: int = 2, limit: int = 500) -> float:
+def run_sweeper(processes: int = 2, limit: int = 500, *, full: bool = False) -> float:
+    """Seconds to sweep the due `X-REF` rows; `full`: with the full R-T01 action (CLAIM_AND_FIRE_FULL)."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     readies = [ctx.Event() for _ in range(processes)]
-    procs = [ctx.Process(target=_sweeper, args=(readies[i], go, limit)) for i in range(processes)]
+    statement, parameters = (CLAIM_AND_FIRE_FULL, full_parameters()) if full else (CLAIM_AND_FIRE, {})
+    procs = [
+        ctx.Process(target=_sweeper, args=(readies[i], go, limit, statement, parameters)) for i in range(processes)
+    ]
     for p in procs:
         p.start()
     for r in readies:
