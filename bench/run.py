@@ -202,7 +202,7 @@ def main() -> None:
 
         sweep.analyze()
 
-        seconds = 5 if args.small else 15
+        seconds = 6 if args.small else 18
         prep = api.prepare(20_000 if not args.small else 2_000)
         # 2 sync workers (BENCH_API_WORKERS overrides): 4 measured no better here (03:11 UTC: bare 939 rps,
         # POST refunds/ 149, GET cases/ 346 against 891 / 160 / 359 with 2), the two cores being busy
@@ -216,9 +216,10 @@ def main() -> None:
         # POST refunds/ files on the first half of the orders, the hand-written filing (the bound of a
         # filing's own writes, bench/urls.py) on the second.
         bodies, bodies_by_hand = bodies[: len(bodies) // 2], bodies[len(bodies) // 2 :]
-        # The three endpoints take turns (rounds of a third of the time each, the rounds pooled), so a
-        # drift of the machine's speed during the bench falls on all three alike.
-        rounds = 3
+        # The endpoints take turns (six rounds of 3 s each, the rounds pooled), so that a drift of the
+        # machine's speed during the bench falls on all alike; with three rounds of 5 s the bare view
+        # moved 520-743 rps between runs minutes apart (2026-12-02). Each round's ratio is printed too.
+        rounds = 6
         part = seconds / rounds
         runs: dict[str, list] = {"bare": [], "cases": [], "post": [], "by_hand": []}
         try:
@@ -247,11 +248,17 @@ def main() -> None:
         def fmt(name, r):
             return f"{name} {r[0]:,.0f} rps p50 {r[1]:.1f} ms p95 {r[2]:.1f} ms{f' ({r[3]} errors)' if r[3] else ''}"
 
+        def spread(name: str) -> str:
+            """The rate's ratio to bare's in each round (the two measured seconds apart): lowest-highest."""
+            per_round = [api.pooled([a])[0] / api.pooled([b])[0] for a, b in zip(runs[name], runs["bare"], strict=True)]
+            return f"{min(per_round):.0%}-{max(per_round):.0%} by round"
+
         verdicts = []
-        for name, r in (("POST refunds/", post), ("GET cases/", cases)):
+        for name, key, r in (("POST refunds/", "post", post), ("GET cases/", "cases", cases)):
             ok = r[0] >= 0.5 * bare[0] and r[2] <= 3 * bare[2]
             verdicts.append(
-                f"{name} {r[0] / bare[0]:.0%} of bare, p95 {r[2] / bare[2]:.1f}x {'MET' if ok else 'MISSED'}"
+                f"{name} {r[0] / bare[0]:.0%} of bare ({spread(key)}), p95 {r[2] / bare[2]:.1f}x "
+                f"{'MET' if ok else 'MISSED'}"
             )
         say(
             f"bench 4 api (gunicorn {api_workers} sync workers, python loader 2x3): {fmt('bare', bare)} | "
