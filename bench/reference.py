@@ -90,7 +90,7 @@ WITH claimed AS MATERIALIZED (
     INSERT INTO penalties_penalty (id, code, points, point_class, compensation_amount, compensation_form,
         source_kind, source_id, status, issued_at, note, revoke_reason, beneficiary_id, deadline_id, order_id,
         shop_id, item_action, severity, sku)
-    SELECT penalty_id, 'r_p01', points, 'A', amount, form, 'order', order_id, 'active', now(),
+    SELECT penalty_id, %(code)s, points, %(point_class)s, amount, form, 'order', order_id, 'active', now(),
            'R-T01 ship_by ' || to_char(due_at, 'YYYY-MM-DD HH24:MI:SS'), '', buyer_id, deadline_id, order_id,
            shop_id, '', '', ''
     FROM due
@@ -98,8 +98,8 @@ WITH claimed AS MATERIALIZED (
     INSERT INTO penalties_ledgermovement (id, at, debit, credit, amount, currency, reason, source_kind, source_id,
         order_id, shop_id, penalty_id)
     SELECT movement_id, now(), 'shop:' || shop_id, 'buyer:' || buyer_id, amount,
-           CASE WHEN form = 'points' THEN 'points' ELSE 'CNY' END, 'compensation.r_p01', 'order', order_id, order_id,
-           shop_id, penalty_id
+           CASE WHEN form = 'points' THEN 'points' ELSE 'CNY' END, 'compensation.' || %(code)s, 'order', order_id,
+           order_id, shop_id, penalty_id
     FROM due WHERE amount > 0
 ), entries AS (
     INSERT INTO penalties_ledgerentry (movement_id, account, amount, currency)
@@ -113,8 +113,9 @@ WITH claimed AS MATERIALIZED (
            encode(sha256(convert_to(e.data::text, 'UTF8')), 'hex')
     FROM due CROSS JOIN LATERAL (VALUES
         ('penalty.issued', 'penalty', due.penalty_id, '', 'active',
-         jsonb_build_object('code', 'r_p01', 'rule', 'R-P01', 'points', due.points, 'point_class', 'A',
-                            'compensation', due.amount::text, 'form', due.form, 'source', 'order:' || due.order_id)),
+         jsonb_build_object('code', %(code)s, 'rule', %(penalty_rule)s, 'points', due.points,
+                            'point_class', %(point_class)s, 'compensation', due.amount::text, 'form', due.form,
+                            'source', 'order:' || due.order_id)),
         ('order.late_shipment', 'order', due.order_id, 'paid', 'paid',
          jsonb_build_object('rule', 'R-T01', 'deadline', due.deadline_id, 'penalty', due.penalty_id,
                             'compensation', due.amount::text))
@@ -136,12 +137,15 @@ FROM claimed c LEFT JOIN due ON due.deadline_id = c.id WHERE d.id = c.id
 
 
 def full_parameters() -> dict:
-    """R-P01's points and compensation, from the rulebook (the engine reads the same)."""
+    """R-P01's code, class, points and compensation, from the rulebook (the engine reads the same)."""
     from core import rulebook
 
     rule = rulebook.PENALTIES["R-P01"]
     market, mall = (rule.compensation[kind] for kind in (rulebook.ShopKind.MARKETPLACE, rulebook.ShopKind.MALL))
     return {
+        "code": rule.code,
+        "penalty_rule": rule.id,
+        "point_class": rule.point_class,
         "market_points": rule.points_for(rulebook.ShopKind.MARKETPLACE),
         "mall_points": rule.points_for(rulebook.ShopKind.MALL),
         "market_pct": market.percent,

@@ -9,10 +9,15 @@
 
 from django.db import connection, transaction
 from django.urls import path
+from django.utils import timezone
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.urls import urlpatterns as project_urlpatterns
+from disputes.engine import deadline_fields
+
+# The clocks refund_file starts on a refund filed before shipment (the seller's answer, then arbitration).
+CLOCKS = ("R-T02", "R-T09")
 
 
 class BareView(APIView):
@@ -35,11 +40,9 @@ WITH o AS (
 ), d AS (
     INSERT INTO disputes_deadline (subject_kind, subject_id, rule, kind, status, started_at, due_at, duration_amount,
         duration_unit, note, created_at, attempts, last_error, fired_by, outcome, cancel_reason)
-    SELECT 'refund', r.id, v.rule, v.kind, 'pending', now(), now() + v.span, v.amount, v.unit, '', now(), 0, '', '',
-           '', ''
-    FROM r CROSS JOIN (VALUES ('R-T02', 'r_t02_unshipped_refund', interval '48 hours', 48, 'hours'),
-                              ('R-T09', 'r_t09_arbitration', interval '15 days', 15, 'days'))
-         AS v(rule, kind, span, amount, unit)
+    SELECT 'refund', r.id, v.rule, v.kind, 'pending', v.started_at, v.due_at, v.amount, v.unit, v.note, now(), 0, '',
+           '', '', ''
+    FROM r CROSS JOIN (VALUES {clocks}) AS v(rule, kind, started_at, due_at, amount, unit, note)
 ), e AS (
     INSERT INTO core_event (at, actor_label, action, subject_kind, subject_id, from_status, to_status, data, actor_id,
                             prev_hash, hash)
@@ -51,13 +54,24 @@ WITH o AS (
     FROM r JOIN orders_shop s ON s.id = r.shop_id
 )
 SELECT id FROM r
-"""
+""".format(
+    clocks=", ".join(
+        f"(%(rule{i})s, %(kind{i})s, %(started_at{i})s::timestamptz, %(due_at{i})s::timestamptz, "
+        f"%(duration_amount{i})s, %(duration_unit{i})s, %(note{i})s)"
+        for i in range(len(CLOCKS))
+    )
+)
 
 
 class BareWriteView(APIView):
     """Same authentication and permission as the API; a refund's rows written by hand (FILE_REFUND_BY_HAND)."""
 
     def post(self, request):
+        now = timezone.now()
+        # Each clock's columns as the engine computes them from the rulebook (deadline_fields), named
+        # with the clock's index for the statement's VALUES.
+        clocks = [deadline_fields(subject_kind="refund", subject_id=0, rule_id=rule, start=now) for rule in CLOCKS]
+        columns = {f"{name}{i}": value for i, c in enumerate(clocks) for name, value in c.items()}
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 FILE_REFUND_BY_HAND,
@@ -66,6 +80,7 @@ class BareWriteView(APIView):
                     "user": request.user.pk,
                     "reason": str(request.data["reason"]),
                     "amount": str(request.data["amount"]),
+                    **columns,
                 },
             )
             row = cursor.fetchone()

@@ -2,20 +2,18 @@
 count per fired deadline and per queue page (GET cases/ and the dashboard's) must not grow. The full
 benches: `make bench`."""
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from bench import generate
 from core import rulebook
 from disputes import engine
-from disputes.models import Case, Deadline
-from orders.models import Order
+from disputes.models import Case
 from penalties.models import Penalty
+from tests.bench.late import late_orders
 from tests.factories import ShopFactory, UserFactory
 
 # Bench 1, batch path: about 21 statements per batch of 500 R-T01 firings (the claim-and-lease, locks,
@@ -33,41 +31,10 @@ CASE_LIST_QUERIES = 1
 def _late_orders(n: int, shops: int) -> list[int]:
     """`n` paid orders whose R-T01 clock ran out, spread over `shops` shops (half mall), 2 per shop
     at most so that no shop crosses an R-P11 threshold (bench 1 measures the common case)."""
-    due_at = timezone.now() - dt.timedelta(minutes=1)
-    paid_at = due_at - dt.timedelta(hours=72)
     buyers = [UserFactory(roles=["buyer"]) for _ in range(20)]
     made = [ShopFactory(kind="mall" if i % 2 else "marketplace") for i in range(shops)]
-    orders = Order.objects.bulk_create(
-        [
-            Order(
-                shop=made[i % shops],
-                buyer=buyers[i % len(buyers)],
-                status="paid",
-                total_amount=Decimal("88.00"),
-                paid_at=paid_at,
-                ship_by=due_at,
-            )
-            for i in range(n)
-        ]
-    )
-    return [
-        d.pk
-        for d in Deadline.objects.bulk_create(
-            [
-                Deadline(
-                    subject_kind="order",
-                    subject_id=o.pk,
-                    rule="R-T01",
-                    kind="r_t01_ship",
-                    started_at=paid_at,
-                    due_at=due_at,
-                    duration_amount=72,
-                    duration_unit="hours",
-                )
-                for o in orders
-            ]
-        )
-    ]
+    _, deadlines = late_orders([(made[i % shops], Decimal("88.00")) for i in range(n)], buyers)
+    return [d.pk for d in deadlines]
 
 
 @pytest.mark.django_db

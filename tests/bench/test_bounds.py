@@ -19,6 +19,7 @@ from disputes import engine
 from disputes.models import Deadline, Refund
 from orders.models import Order
 from penalties.models import LedgerEntry, LedgerMovement, Penalty
+from tests.bench.late import late_orders
 from tests.factories import ShopFactory, UserFactory
 
 TOTALS = [Decimal("88.00"), Decimal("12.34"), Decimal("999.99"), Decimal("1.00")]
@@ -26,36 +27,7 @@ TOTALS = [Decimal("88.00"), Decimal("12.34"), Decimal("999.99"), Decimal("1.00")
 
 def _late(shops, buyers, rule: str, kind: str) -> list[Order]:
     """One paid order per (shop, total), its `rule` deadline run out a minute ago."""
-    due_at = timezone.now() - dt.timedelta(minutes=1)
-    paid_at = due_at - dt.timedelta(hours=72)
-    orders = Order.objects.bulk_create(
-        [
-            Order(
-                shop=shop,
-                buyer=buyers[i % len(buyers)],
-                status="paid",
-                total_amount=total,
-                paid_at=paid_at,
-                ship_by=due_at,
-            )
-            for i, (shop, total) in enumerate((s, t) for s in shops for t in TOTALS)
-        ]
-    )
-    Deadline.objects.bulk_create(
-        [
-            Deadline(
-                subject_kind="order",
-                subject_id=o.pk,
-                rule=rule,
-                kind=kind,
-                started_at=paid_at,
-                due_at=due_at,
-                duration_amount=72,
-                duration_unit="hours",
-            )
-            for o in orders
-        ]
-    )
+    orders, _ = late_orders([(s, t) for s in shops for t in TOTALS], buyers, rule=rule, kind=kind)
     return orders
 
 
