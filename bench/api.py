@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from bench import cpu
+
 PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
 
 
@@ -54,23 +56,27 @@ def _load(args):
             latencies.extend(local)
 
     ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    window = cpu.Window().start()  # the whole machine's CPU over this loader's window (bench/cpu.py)
     for t in ts:
         t.start()
     for t in ts:
         t.join()
-    return latencies, errors[0]
+    window.stop()
+    return latencies, errors[0], window.busy, window.total
 
 
 def load_raw(method: str, paths, *, token: str, bodies=None, seconds: float = 15, procs: int = 2, threads: int = 3):
-    """Drive the server for `seconds`: (latencies in seconds, errors, seconds). Bodies are split between
-    processes so none repeats."""
+    """Drive the server for `seconds`: (latencies in seconds, errors, seconds, the machine's busy and
+    total CPU seconds over the window). Bodies are split between processes so none repeats. The CPU is
+    the first loader process's reading of the whole machine (the processes run side by side), so the
+    pool's start-up is not in it."""
     chunks = []
     for p in range(procs):
         chunk = bodies[p::procs] if bodies else None
         chunks.append((method, paths, chunk, token, seconds, threads))
     with mp.get_context("spawn").Pool(procs) as pool:
         results = pool.map(_load, chunks)
-    return [x for r in results for x in r[0]], sum(r[1] for r in results), seconds
+    return [x for r in results for x in r[0]], sum(r[1] for r in results), seconds, results[0][2], results[0][3]
 
 
 def pooled(runs) -> tuple[float, float, float, int]:
@@ -81,6 +87,15 @@ def pooled(runs) -> tuple[float, float, float, int]:
     if not lat:
         return 0.0, 0.0, 0.0, errors
     return len(lat) / seconds, lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.95)] * 1000, errors
+
+
+def cpu_of(runs) -> tuple[float, float]:
+    """(µs of the whole machine's busy CPU per answered request, share of the cores busy) over `load_raw`
+    runs taken together: server, PostgreSQL and the loader alike. With the cores busy throughout, two
+    endpoints' rates stand in the inverse ratio of these µs, whatever in them is the server's."""
+    requests = sum(len(r[0]) for r in runs)
+    busy, total = sum(r[3] for r in runs), sum(r[4] for r in runs)
+    return (busy / requests * 1e6 if requests else 0.0), (busy / total if total else 0.0)
 
 
 def start_gunicorn(workers: int = 2) -> subprocess.Popen:

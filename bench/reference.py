@@ -24,6 +24,8 @@ import time
 
 import psycopg2
 
+from bench import cpu
+
 RULE = "X-REF"
 
 CLAIM_AND_FIRE = """
@@ -174,8 +176,9 @@ def _sweeper(ready, go, limit: int, statement: str, parameters: dict) -> None:
                 return
 
 
-def run_sweeper(processes: int = 2, limit: int = 500, *, full: bool = False) -> float:
-    """Seconds to sweep the due `X-REF` rows; `full`: with the full R-T01 action (CLAIM_AND_FIRE_FULL)."""
+def run_sweeper(processes: int = 2, limit: int = 500, *, full: bool = False, window: cpu.Window | None = None) -> float:
+    """Seconds to sweep the due `X-REF` rows; `full`: with the full R-T01 action (CLAIM_AND_FIRE_FULL);
+    `window`: the machine's CPU over the sweep."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     readies = [ctx.Event() for _ in range(processes)]
@@ -187,11 +190,16 @@ def run_sweeper(processes: int = 2, limit: int = 500, *, full: bool = False) -> 
         p.start()
     for r in readies:
         r.wait(60)
+    if window:
+        window.start()
     started = time.perf_counter()
     go.set()
     for p in procs:
         p.join()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    if window:
+        window.stop()
+    return seconds
 
 
 # --- one Celery task per deadline ------------------------------------------------------------------
@@ -293,7 +301,11 @@ def pgbench_bin() -> str | None:
     return None
 
 
-def run_pgbench(*, clients: int = 2, seconds: int = 30, scale: int = 10) -> float | None:
+def run_pgbench(
+    *, clients: int = 2, seconds: int = 30, scale: int = 10, window: cpu.Window | None = None
+) -> float | None:
+    """pgbench TPC-B (its default script) for `seconds` on a fresh database of `scale`: tps.
+    `window`: the machine's CPU over the timed run (not the initialisation)."""
     exe = pgbench_bin()
     if exe is None:
         return None
@@ -301,12 +313,16 @@ def run_pgbench(*, clients: int = 2, seconds: int = 30, scale: int = 10) -> floa
     subprocess.run(["dropdb", *base, "--if-exists", "disputes_pgbench"], check=True)
     subprocess.run(["createdb", *base, "disputes_pgbench"], check=True)
     subprocess.run([exe, *base, "-i", "-q", "-s", str(scale), "disputes_pgbench"], check=True, capture_output=True)
+    if window:
+        window.start()
     out = subprocess.run(
         [exe, *base, "-c", str(clients), "-j", str(clients), "-T", str(seconds), "disputes_pgbench"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+    if window:
+        window.stop()
     subprocess.run(["dropdb", *base, "--if-exists", "disputes_pgbench"], check=True)
     match = re.search(r"tps = ([\d.]+)", out)
     return float(match.group(1)) if match else None

@@ -15,6 +15,8 @@ import time
 
 from django.db import connection
 
+from bench import cpu
+
 BATCH = 500
 
 
@@ -57,9 +59,17 @@ def _worker(ready, go, rule_mode: str, batch: int, loop_until: float | None, int
 
 
 def run_workers(
-    n: int, *, rule_mode: str = "batch", batch: int = BATCH, loop_until=None, interval: float = 5.0, sample_rss=False
+    n: int,
+    *,
+    rule_mode: str = "batch",
+    batch: int = BATCH,
+    loop_until=None,
+    interval: float = 5.0,
+    sample_rss=False,
+    window: cpu.Window | None = None,
 ):
-    """Start `n` workers, release them together, wait. Returns (seconds, rss samples per worker)."""
+    """Start `n` workers, release them together, wait. Returns (seconds, rss samples per worker).
+    `window` reads the machine's CPU from the start signal to the last worker's end."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     readies = [ctx.Event() for _ in range(n)]
@@ -71,6 +81,8 @@ def run_workers(
     for r in readies:
         r.wait(120)
     samples: dict[int, list[int]] = {p.pid: [] for p in procs}  # type: ignore[misc]
+    if window:
+        window.start()
     started = time.perf_counter()
     go.set()
     while any(p.is_alive() for p in procs):
@@ -82,6 +94,8 @@ def run_workers(
                     pass
         time.sleep(0.5 if sample_rss else 0.05)
     seconds = time.perf_counter() - started
+    if window:
+        window.stop()
     for p in procs:
         p.join()
     return seconds, samples
@@ -162,15 +176,16 @@ def sweep(
     rule_mode: str = "batch",
     sample_rss=False,
     clean: bool = False,
+    window: cpu.Window | None = None,
 ):
     """Make `orders` due under `rule`, sweep with `workers` processes: (fired, seconds, rss samples).
-    `clean`: vacuum first instead of only analysing."""
+    `clean`: vacuum first instead of only analysing; `window`: the machine's CPU over the sweep."""
     if rule == "X-B01":
         reset_orders(orders)
     first = max_deadline_id() + 1
     n = make_due(rule=rule, kind=kind, order_ids=orders)
     vacuum() if clean else analyze()  # outside the measured window
-    seconds, samples = run_workers(workers, rule_mode=rule_mode, sample_rss=sample_rss)
+    seconds, samples = run_workers(workers, rule_mode=rule_mode, sample_rss=sample_rss, window=window)
     fired = fired_count(rule, first)
     left = pending_due_count(rule)
     if fired != n or left:

@@ -1,0 +1,70 @@
+"""The machine's CPU over a bench's measured window (issue #9: "where a target is missed, what limits it").
+
+Every bench here runs its load, its server and PostgreSQL on the one machine, so a rate is bound by
+one of two things: the cores (every process together busy all the time) or waiting (a commit's WAL
+flush, a lock). `Window` reads /proc/stat around the window: the share of the cores that was busy,
+and the busy CPU per unit of work (a firing, a request) of all processes together. On a machine whose
+cores were busy throughout, `cores * 1e6 / µs per unit` is the rate's ceiling, whoever the work
+belongs to; pgbench, bound by the flush, leaves them largely idle.
+
+    with cpu.Window() as w:
+        ...                         # the measured work
+    w.line(units=fired, unit="firing")   # "cores 97% busy, 482 µs CPU per firing"
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def _busy_and_total() -> tuple[float, float]:
+    """Seconds of CPU the whole machine has spent busy, and in all, since boot (all cores)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice)
+    total = sum(fields[:8])
+    idle = fields[3] + fields[4]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (total - idle) / tick, total / tick
+
+
+class Window:
+    """Busy CPU of the whole machine between enter and exit (or between `start()` and `stop()`)."""
+
+    def __init__(self) -> None:
+        self.busy = self.total = self.wall = 0.0
+
+    def start(self) -> Window:
+        self._busy, self._total = _busy_and_total()
+        self._wall = time.perf_counter()
+        return self
+
+    def stop(self) -> Window:
+        busy, total = _busy_and_total()
+        self.busy, self.total = busy - self._busy, total - self._total
+        self.wall = time.perf_counter() - self._wall
+        return self
+
+    def __enter__(self) -> Window:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def share(self) -> float:
+        """The share of the machine's cores that was busy (0-1)."""
+        return self.busy / self.total if self.total else 0.0
+
+    def per(self, units: float) -> float:
+        """Busy CPU in µs per unit of work."""
+        return self.busy / units * 1e6 if units else 0.0
+
+    def ceiling(self, units: float) -> float:
+        """The rate the whole machine's cores would give at this CPU per unit, all of them busy."""
+        per = self.per(units)
+        return (os.cpu_count() or 1) * 1e6 / per if per else 0.0
+
+    def line(self, *, units: float, unit: str) -> str:
+        return f"cores {self.share:.0%} busy, {self.per(units):,.0f} µs CPU per {unit}"
