@@ -132,3 +132,41 @@ def test_the_filing_by_hand_writes_a_refund_its_clocks_event_and_notice_on_the_c
     assert list(
         Notification.objects.filter(subject_kind="refund", subject_id=refund.pk).values_list("user_id", flat=True)
     ) == [shop.owner_id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_full_r_t01_by_hand_leaves_a_shop_another_sweeper_holds_pending_as_the_engine_does():
+    """Two hand-written sweepers fire disjoint shops side by side: a row whose shop is locked elsewhere
+    is left pending for a later statement, not waited for (nor fired without its shop's lock)."""
+    import psycopg2
+
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(2)]
+    held, free = ShopFactory(kind="marketplace"), ShopFactory(kind="marketplace")
+    orders = _late([held, free], buyers, reference.RULE, "x_ref")
+    params = {"rule": reference.RULE, "limit": 500, **reference.full_parameters()}
+    settings = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432
+    )
+    try:
+        with other.cursor() as c:
+            c.execute("SELECT id FROM orders_shop WHERE id = %s FOR UPDATE", [held.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '5s'")  # a wait on the held shop fails the test, not hangs it
+            cursor.execute(reference.CLAIM_AND_FIRE_FULL, params)
+            cursor.execute(reference.STILL_DUE, {"rule": reference.RULE})
+            assert cursor.fetchone()[0] is True
+        fired = {o.shop_id for o in orders if Penalty.objects.filter(order=o).exists()}
+        assert fired == {free.pk}
+        pending = Deadline.objects.filter(rule=reference.RULE, status="pending")
+        assert sorted(pending.values_list("subject_id", flat=True)) == sorted(
+            o.pk for o in orders if o.shop_id == held.pk
+        )
+    finally:
+        other.rollback()
+        other.close()
+    with connection.cursor() as cursor:
+        cursor.execute(reference.CLAIM_AND_FIRE_FULL, params)
+        cursor.execute(reference.STILL_DUE, {"rule": reference.RULE})
+        assert cursor.fetchone()[0] is False
+    assert Penalty.objects.filter(order__in=orders).count() == len(orders)
