@@ -7,9 +7,10 @@ and the busy CPU per unit of work (a firing, a request) of all processes togethe
 cores were busy throughout, `cores * 1e6 / µs per unit` is the rate's ceiling, whoever the work
 belongs to; pgbench, bound by the flush, leaves them largely idle.
 
-    with cpu.Window() as w:
-        ...                         # the measured work
-    w.line(units=fired, unit="firing")   # "cores 97% busy, 482 µs CPU per firing"
+    w = cpu.Window().start()
+    ...                             # the measured work
+    w.stop()
+    w.share, w.per(fired)           # 0.97 of the cores busy, 482 µs of CPU per firing
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def _busy_and_total() -> tuple[float, float]:
 
 
 class Window:
-    """Busy CPU of the whole machine between enter and exit (or between `start()` and `stop()`)."""
+    """Busy CPU of the whole machine between `start()` and `stop()`."""
 
     def __init__(self) -> None:
         self.busy = self.total = self.wall = 0.0
@@ -46,12 +47,6 @@ class Window:
         self.wall = time.perf_counter() - self._wall
         return self
 
-    def __enter__(self) -> Window:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     @property
     def share(self) -> float:
         """The share of the machine's cores that was busy (0-1)."""
@@ -60,11 +55,3 @@ class Window:
     def per(self, units: float) -> float:
         """Busy CPU in µs per unit of work."""
         return self.busy / units * 1e6 if units else 0.0
-
-    def ceiling(self, units: float) -> float:
-        """The rate the whole machine's cores would give at this CPU per unit, all of them busy."""
-        per = self.per(units)
-        return (os.cpu_count() or 1) * 1e6 / per if per else 0.0
-
-    def line(self, *, units: float, unit: str) -> str:
-        return f"cores {self.share:.0%} busy, {self.per(units):,.0f} µs CPU per {unit}"

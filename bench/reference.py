@@ -145,7 +145,7 @@ WHERE d.id = c.id AND (due.deadline_id IS NOT NULL OR l.status <> 'paid')
 # every one of its shops is held by the other sweeper (CLAIM_AND_FIRE_FULL skips them, as the engine does).
 STILL_DUE = """
 SELECT EXISTS (SELECT 1 FROM disputes_deadline WHERE status = 'pending' AND paused_at IS NULL AND due_at <= now()
-               AND rule = %(rule)s)
+               AND rule = %(rule)s AND (not_before IS NULL OR not_before <= now()))
 """
 
 

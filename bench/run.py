@@ -171,10 +171,8 @@ def main() -> None:
             ids = [r[0] for r in c.fetchall()]
         fired, span = reference.run_celery(ids)
         celery = fired / span if span else 0.0
-        pgbench_seconds = 30 if not args.small else 5
-        tps = reference.run_pgbench(clients=2, seconds=pgbench_seconds, window=cpus["pgbench"]) or 0.0
-        units = {"minimal": due_n, "R-T01": due_n, "reference": due_n, "SQL R-T01": due_n}
-        units["pgbench"] = tps * cpus["pgbench"].wall
+        tps = reference.run_pgbench(clients=2, seconds=30 if not args.small else 5, window=cpus["pgbench"]) or 0.0
+        units = {**dict.fromkeys(cpus, due_n), "pgbench": tps * cpus["pgbench"].wall}
         cores = os.cpu_count() or 1
         machine_cpu = (
             ", ".join(f"{name} {w.per(units[name]):,.0f} µs (cores {w.share:.0%} busy)" for name, w in cpus.items())
