@@ -16,11 +16,14 @@ import datetime as dt
 import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
+
+if TYPE_CHECKING:
+    from .inserts import Writes
 
 GENESIS = "0" * 64
 
@@ -109,69 +112,75 @@ def link_sql(prev: str, seq: str, digest: str) -> str:
 
 # One statement takes the head row's lock (ON CONFLICT DO UPDATE locks and reads the latest committed
 # version even under READ COMMITTED), advances it and returns the link: the one extra query per event.
+# Positional parameters (the subject's kind and id, then the digest twice), so that it can join other
+# writes in one statement (core.inserts.Writes); GENESIS is a constant of the format.
 _APPEND_SQL = f"""
 INSERT INTO {{table}} (subject_kind, subject_id, length, prev_hash, head_hash)
-VALUES (%(kind)s, %(id)s, 1, %(genesis)s, {link_sql("%(genesis)s", "1", "%(digest)s")})
+VALUES (%s, %s, 1, '{GENESIS}', {link_sql(f"'{GENESIS}'", "1", "%s")})
 ON CONFLICT (subject_kind, subject_id) DO UPDATE SET
     length = {{table}}.length + 1,
     prev_hash = {{table}}.head_hash,
-    head_hash = {link_sql("{table}.head_hash", "{table}.length + 1", "%(digest)s")}
+    head_hash = {link_sql("{table}.head_hash", "{table}.length + 1", "%s")}
 RETURNING length, prev_hash, head_hash
 """  # noqa: S608 (the table and the expressions are constants; values travel as parameters)
 
 
-# The same head advance feeding the event's own insert: one statement for an audit event (#9).
-_APPEND_EVENT_SQL = """
-WITH head AS ({append})
+# The event's own insert, fed by the head's advance (`{{0}}`, the statement above as a CTE): with it one
+# statement per audit event (#9).
+_EVENT_SQL = """
 INSERT INTO {events} (at, actor_id, actor_label, action, subject_kind, subject_id, from_status, to_status, data,
                       seq, prev_hash, hash)
-SELECT %(at)s, %(actor_id)s, %(actor_label)s, %(action)s, %(kind)s, %(id)s, %(from_status)s, %(to_status)s,
-       %(data)s::jsonb, head.length, head.prev_hash, head.head_hash
-FROM head
+SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, head.length, head.prev_hash, head.head_hash
+FROM {{0}} head
 RETURNING id, seq, prev_hash, hash
 """
 
 
-def event_append(*, fields: dict[str, Any], actor_id: int | None, digest: str) -> tuple[int, int, str, str] | None:
-    """On PostgreSQL, advance the subject's chain head and insert the event (`fields`: the columns
-    content_hash takes, but the actor) in one statement, the head's link as chain_append computes it;
-    return `(id, seq, prev_hash, hash)`. Elsewhere None: the caller appends with chain_append and
-    inserts the event itself."""
+@functools.cache
+def _append_statements() -> tuple[str, str]:
     from .models import Event, EventChain
 
+    return _APPEND_SQL.format(table=EventChain._meta.db_table).strip(), _EVENT_SQL.format(
+        events=Event._meta.db_table
+    ).strip()
+
+
+def event_append(
+    *,
+    fields: dict[str, Any],
+    actor_id: int | None,
+    digest: str,
+    done: Callable[[int, int, str, str], None],
+    writes: Writes | None = None,
+) -> bool:
+    """On PostgreSQL, advance the subject's chain head and insert the event (`fields`: the columns
+    content_hash takes, but the actor) in one statement, the head's link as chain_append computes it,
+    then call `done(id, seq, prev_hash, hash)`; return True. With `writes`, the statement is queued
+    there and runs with the others (one head advance per subject and statement). Elsewhere False: the
+    caller appends with chain_append and inserts the event itself."""
+    from .inserts import Writes
+
     if connection.vendor != "postgresql":
-        return None
-    sql = _APPEND_EVENT_SQL.format(
-        append=_APPEND_SQL.format(table=EventChain._meta.db_table).strip(), events=Event._meta.db_table
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                **fields,
-                "kind": fields["subject_kind"],
-                "id": fields["subject_id"],
-                "genesis": GENESIS,
-                "digest": digest,
-                "actor_id": actor_id,
-                "data": json.dumps(fields["data"]),
-            },
-        )
-        pk, seq, prev_hash, event_hash = cursor.fetchone()
-    return pk, seq, prev_hash, event_hash
+        return False
+    queued = writes is not None
+    writes = writes if writes is not None else Writes()
+    kind, subject_id = fields["subject_kind"], fields["subject_id"]
+    writes.claim(("chain head", kind, subject_id))
+    params = [kind, subject_id, digest, digest]
+    params += [fields["at"], actor_id, fields["actor_label"], fields["action"], kind, subject_id]
+    params += [fields["from_status"], fields["to_status"], json.dumps(fields["data"])]
+    writes.add(_append_statements(), params, lambda rows: done(*rows[0]))
+    if not queued:
+        writes.run()
+    return True
 
 
 def chain_append(*, subject_kind: str, subject_id: int, digest: str) -> tuple[int, str, str]:
     """Advance the subject's chain head by one event whose content hash is `digest`; return
     `(seq, prev_hash, hash)`. Call inside the transaction that writes the event."""
-    from .models import EventChain
-
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                _APPEND_SQL.format(table=EventChain._meta.db_table),
-                {"kind": subject_kind, "id": subject_id, "genesis": GENESIS, "digest": digest},
-            )
+            cursor.execute(_append_statements()[0], [subject_kind, subject_id, digest, digest])
             seq, prev_hash, head_hash = cursor.fetchone()
         return seq, prev_hash, head_hash
     return _chain_append_portable(subject_kind=subject_kind, subject_id=subject_id, digest=digest)

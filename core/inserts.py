@@ -1,7 +1,9 @@
-"""Rows written without the ORM's per-row work (#9): the two ways the hot paths insert.
+"""Rows written without the ORM's per-row work (#9): the ways the hot paths insert.
 
 - `insert(objs)`: a few model instances (a transition's one to three rows) by an INSERT written once
   per model and number of rows (bench 4).
+- `Writes`: several such INSERTs (and other writes that return rows, like an audit event with its
+  chain head) sent to PostgreSQL as one statement of data-modifying CTEs (a refund's filing, bench 4).
 - `insert_rows(model, rows)`: a batch's hundreds or thousands of rows, as plain dicts, by
   `COPY … FROM STDIN` (the sweeper's batches, bench 1).
 
@@ -9,8 +11,9 @@ Why `insert`: `bulk_create` builds its INSERT at every call (on PostgreSQL an UN
 column), and for the one to three rows a transition writes that took longer than PostgreSQL takes to
 run it. `insert` writes what `bulk_create` writes: every concrete column but the automatic key, each
 value through its field's `pre_save(obj, add=True)` and `get_db_prep_save` as the ORM prepares it,
-then sets the new keys on the instances. Like `bulk_create`, it sends no signals. PostgreSQL only;
-elsewhere, or for instances that carry their own key, it is `bulk_create`.
+then sets the new keys on the instances. Like `bulk_create`, it sends no signals. Instances that all
+carry their own key (drawn from the table's sequence beforehand, as `refund_file` does) are written with
+it. PostgreSQL only; elsewhere it is `bulk_create`.
 """
 
 from __future__ import annotations
@@ -19,56 +22,162 @@ import functools
 import io
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
 from django.db import connection, models
 from django.db.models import NOT_PROVIDED
 
-_STATEMENTS: dict[tuple[type[models.Model], int], tuple[str, list[models.Field]]] = {}
+_STATEMENTS: dict[tuple[type[models.Model], int, bool], tuple[str, list[models.Field]] | None] = {}
 
 
-def _statement(model: type[models.Model], rows: int) -> tuple[str, list[models.Field]] | None:
-    key = (model, rows)
+def _statement(model: type[models.Model], rows: int, keyed: bool) -> tuple[str, list[models.Field]] | None:
+    """The INSERT of `rows` rows of `model` (with their keys when `keyed`) and the fields whose values
+    it takes, in order; None where the database computes a value (bulk_create knows how)."""
+    key = (model, rows, keyed)
     if key not in _STATEMENTS:
         meta = model._meta
-        fields = [f for f in meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
+        auto = [f for f in meta.concrete_fields if f.primary_key and isinstance(f, models.AutoField)]
+        fields = [f for f in meta.concrete_fields if keyed or f not in auto]
         if any(f.db_default is not NOT_PROVIDED or getattr(f, "generated", False) for f in fields):
-            return None  # values the database computes: bulk_create knows how
-        q = connection.ops.quote_name
-        row = f"({', '.join(['%s'] * len(fields))})"
-        sql = (
-            f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "  # noqa: S608
-            f"VALUES {', '.join([row] * rows)} RETURNING {q(str(meta.pk.column))}"  # type: ignore[union-attr]
-        )
-        _STATEMENTS[key] = (sql, fields)
+            _STATEMENTS[key] = None
+        else:
+            q = connection.ops.quote_name
+            row = f"({', '.join(['%s'] * len(fields))})"
+            _STATEMENTS[key] = (
+                f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "  # noqa: S608
+                f"VALUES {', '.join([row] * rows)} RETURNING {q(str(meta.pk.column))}",  # type: ignore[union-attr]
+                fields,
+            )
     return _STATEMENTS[key]
+
+
+def _insert_statement(objs: Sequence[models.Model]) -> tuple[str, list[Any]] | None:
+    """`insert`'s statement for `objs` and its parameters; None where it is bulk_create's work."""
+    model = type(objs[0])
+    if connection.vendor != "postgresql" or any(type(o) is not model for o in objs):
+        return None
+    keyed = objs[0].pk is not None
+    if any((o.pk is not None) != keyed for o in objs):
+        return None
+    statement = _statement(model, len(objs), keyed)
+    if statement is None:
+        return None
+    sql, fields = statement
+    params = []
+    for obj in objs:
+        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
+        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    return sql, params
+
+
+def _written(objs: Sequence[models.Model], keys: Sequence[Sequence[Any]]) -> None:
+    for obj, (pk,) in zip(objs, keys, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
 
 
 def insert[M: models.Model](objs: Sequence[M]) -> list[M]:
     """Insert unsaved instances of one model in one statement; return them with their keys."""
     if not objs:
         return []
-    model = type(objs[0])
-    statement = None
-    if connection.vendor == "postgresql" and all(type(o) is model and o.pk is None for o in objs):
-        statement = _statement(model, len(objs))
+    statement = _insert_statement(objs)
     if statement is None:
-        return model._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
-    sql, fields = statement
-    params = []
-    for obj in objs:
-        obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+        return type(objs[0])._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        keys = cursor.fetchall()
-    for obj, (pk,) in zip(objs, keys, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+        cursor.execute(*statement)
+        _written(objs, cursor.fetchall())
     return list(objs)
+
+
+class Writes:
+    """Writes queued and sent to PostgreSQL as **one** statement of data-modifying CTEs when `run`
+    (or the `with` block) ends — the round trips and Django's work around each statement are what a
+    small transition spends most on (#9, bench 4: a refund's filing, its two clocks, its audit event
+    and its notifications in one statement instead of four).
+
+    Every part runs on the statement's one snapshot and none sees another's rows, so a part may not
+    depend on another's effects: a row a later part names (a subject's id) must carry its key before
+    it is queued (drawn from the sequence beforehand), and one statement may advance a chain head
+    once only (`claim`). Constraints are checked as for separate statements (Django's foreign keys
+    at the commit); an error in any part writes nothing. Run it inside the caller's transaction.
+    Each part's rows come back in the order its RETURNING gives them, as `bulk_create` relies on.
+    The parts' statements are templates (`str.format`): no literal braces in them.
+
+    Elsewhere than on PostgreSQL nothing is queued: `insert` writes at once (bulk_create), and a caller
+    with a part of its own asks `queued` first and writes it itself."""
+
+    def __init__(self) -> None:
+        self.queued = connection.vendor == "postgresql"
+        self._parts: list[tuple[list[str], list[Any], Callable[[list[tuple]], None]]] = []
+        self._claimed: set[Any] = set()
+
+    def __enter__(self) -> Writes:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.run()
+
+    def claim(self, key: Any) -> None:
+        """Take `key` (a chain head, say) for this statement; a second claim is a programming error."""
+        if key in self._claimed:
+            raise ValueError(f"{key!r} is written twice in one statement: its second write would not see the first")
+        self._claimed.add(key)
+
+    def add(self, ctes: Sequence[str], params: Sequence[Any], done: Callable[[list[tuple]], None]) -> None:
+        """Queue a part: `ctes`, statements each of which may name the ones before it as `{0}`, `{1}`, …
+        (all but the last become CTEs of their own), positional parameters for all of them in order,
+        and `done`, called with the rows the last one returns."""
+        self._parts.append((list(ctes), list(params), done))
+
+    def insert[M: models.Model](self, objs: Sequence[M]) -> list[M]:
+        """`insert(objs)` as a part (written at once where nothing is queued); the keys are set on the
+        instances when the statement runs."""
+        if not objs:
+            return []
+        statement = _insert_statement(objs) if self.queued else None
+        if statement is None:
+            return insert(objs)
+        sql, params = statement
+        self.add([sql], params, lambda keys: _written(objs, keys))
+        return list(objs)
+
+    def run(self) -> None:
+        parts, self._parts, self._claimed = self._parts, [], set()
+        if not parts:
+            return
+        ctes: list[str] = []
+        finals: list[str] = []
+        params: list[Any] = []
+        for i, (statements, part_params, _) in enumerate(parts):
+            names = [f"w{i}_{j}" for j in range(len(statements))]
+            for name, sql in zip(names, statements, strict=True):
+                ctes.append(f"{name} AS ({sql.format(*names)})")
+            finals.append(names[-1])
+            params += part_params
+        if len(parts) == 1:  # one part: its last statement is the statement, its rows as they are
+            statements = parts[0][0]
+            names = [f"w0_{j}" for j in range(len(statements))]
+            helpers = ctes[:-1]
+            sql = (f"WITH {', '.join(helpers)} " if helpers else "") + statements[-1].format(*names)
+        else:  # each part's rows as JSON (keys in RETURNING's order), tagged with the part
+            # The statements are the callers' constants; the names are ours; values travel as parameters.
+            tagged = [f"SELECT {i}, row_to_json({name})::text FROM {name}" for i, name in enumerate(finals)]  # noqa: S608
+            sql = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(tagged)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        if len(parts) == 1:
+            parts[0][2](rows)
+            return
+        by_part: list[list[tuple]] = [[] for _ in parts]
+        for i, row in rows:
+            by_part[i].append(tuple(json.loads(row).values()))
+        for (_, _, done), returned in zip(parts, by_part, strict=True):
+            done(returned)
 
 
 _COLUMNS: dict[type, list[tuple[str, str, Any]]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import chain
-from .inserts import insert
+from .inserts import Writes, insert
 from .models import Event, Notification
 
 
@@ -26,12 +27,14 @@ def event_record(
     to_status: str = "",
     data: dict[str, Any] | None = None,
     at=None,
+    writes: Writes | None = None,
 ) -> Event:
     """Write one audit event: who (a user, or the system when `actor` is None) did what to what.
 
     The event is appended to its subject's hash chain (core/chain.py) under the chain head's row
     lock, held until the caller's transaction ends: on PostgreSQL the head's advance and the event's
-    insert are one statement.
+    insert are one statement. With `writes` (core.inserts.Writes) that statement joins the others
+    queued there, and the event returned has its id, seq and hashes once they ran.
     """
     at = at or timezone.now()
     if timezone.is_naive(at):
@@ -50,12 +53,15 @@ def event_record(
     }
     actor_id = actor.pk if actor is not None else None
     digest = chain.content_hash(actor_id=actor_id, **fields)
-    with transaction.atomic(savepoint=False):
-        written = chain.event_append(fields=fields, actor_id=actor_id, digest=digest)
-        if written is not None:
-            pk, seq, prev_hash, event_hash = written
-            event = Event(pk=pk, actor=actor, seq=seq, prev_hash=prev_hash, hash=event_hash, **fields)
-            event._state.adding, event._state.db = False, connection.alias
+    event = Event(actor=actor, **fields)
+
+    def written(pk: int, seq: int, prev_hash: str, event_hash: str) -> None:
+        event.pk, event.seq, event.prev_hash, event.hash = pk, seq, prev_hash, event_hash
+        event._state.adding, event._state.db = False, connection.alias
+
+    # Queued on `writes`, nothing runs here: the caller's transaction holds the writes together.
+    with transaction.atomic(savepoint=False) if writes is None else contextlib.nullcontext():
+        if chain.event_append(fields=fields, actor_id=actor_id, digest=digest, done=written, writes=writes):
             return event
         seq, prev_hash, event_hash = chain.chain_append(
             subject_kind=fields["subject_kind"], subject_id=fields["subject_id"], digest=digest
@@ -90,8 +96,10 @@ def notify(
     title: str,
     body: str = "",
     subject: models.Model | None = None,
+    writes: Writes | None = None,
 ) -> list[Notification]:
-    """Send one message to each of `users` and `user_ids` (duplicates and None are dropped)."""
+    """Send one message to each of `users` and `user_ids` (duplicates and None are dropped); with
+    `writes`, as a part of its statement."""
     rows = notification_rows(
         user_ids=[*(user.pk if user is not None else None for user in users), *user_ids],
         kind=kind,
@@ -100,4 +108,4 @@ def notify(
         subject_kind=_subject_kind(subject) if subject is not None else "",
         subject_id=subject.pk if subject is not None else None,
     )
-    return insert([Notification(**row) for row in rows])
+    return (writes.insert if writes is not None else insert)([Notification(**row) for row in rows])

@@ -40,7 +40,7 @@ from django.utils.module_loading import import_string
 
 from core import rulebook
 from core.calendar import compute_due
-from core.inserts import insert
+from core.inserts import Writes, insert
 
 from .models import Deadline
 
@@ -140,16 +140,18 @@ def deadline_schedule(
     )
 
 
-def deadlines_schedule(*, subject: models.Model, rule_ids: Sequence[str], start: dt.datetime) -> list[Deadline]:
+def deadlines_schedule(
+    *, subject: models.Model, rule_ids: Sequence[str], start: dt.datetime, writes: Writes | None = None
+) -> list[Deadline]:
     """Start several rules' clocks on `subject` at `start` with their rulebook durations, in one
-    statement (a refund's filing starts two)."""
+    statement (a refund's filing starts two); with `writes`, as a part of its statement (the clocks
+    have their ids once it ran)."""
     kind = subject_kind_of(subject)
-    return insert(
-        [
-            Deadline(**deadline_fields(subject_kind=kind, subject_id=subject.pk, rule_id=rule_id, start=start))
-            for rule_id in rule_ids
-        ]
-    )
+    clocks = [
+        Deadline(**deadline_fields(subject_kind=kind, subject_id=subject.pk, rule_id=rule_id, start=start))
+        for rule_id in rule_ids
+    ]
+    return writes.insert(clocks) if writes is not None else insert(clocks)
 
 
 def deadline_cancel(

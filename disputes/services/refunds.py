@@ -18,7 +18,7 @@ from django.utils import timezone
 from core import rulebook
 from core.calendar import compute_due
 from core.errors import DomainError, InvalidTransition, RuleViolation
-from core.inserts import insert
+from core.inserts import Writes
 from core.services import event_record, notify
 from orders.models import Order, Shipment, Shop
 from penalties.models import LedgerMovement
@@ -486,8 +486,9 @@ def refund_freight_payer(refund: Refund) -> FreightPayer:
 
 def _order_for_filing(order: Order, buyer) -> Order:
     """`order` locked for a filing, with its shop (the refund's response names it) and the ids of the
-    shop's staff (`shop_staff_ids`, to notify them with the owner): one statement on PostgreSQL. The
-    buyer and the shop's owner are not read, their ids are enough. With `buyer`, only that buyer's
+    shop's staff (`shop_staff_ids`, to notify them with the owner), and the new refund's id drawn from
+    its sequence (`new_refund_id`; None elsewhere, where the insert numbers it): one statement on
+    PostgreSQL. The buyer and the shop's owner are not read, their ids are enough. With `buyer`, only that buyer's
     order is locked; another's raises `not_the_buyer`."""
     if connection.vendor == "postgresql":
         locked = _ORDER_FOR_FILING.read(order.pk, buyer.pk if buyer is not None else None)
@@ -497,6 +498,7 @@ def _order_for_filing(order: Order, buyer) -> Order:
         if locked is not None:
             staff = Shop.staff.through.objects.filter(shop_id=locked.shop_id)  # type: ignore[attr-defined]
             locked.shop_staff_ids = list(staff.values_list("user_id", flat=True))  # type: ignore[attr-defined]
+            locked.new_refund_id = None  # type: ignore[attr-defined]
     if locked is None:
         if buyer is None:
             raise Order.DoesNotExist("Order matching query does not exist.")
@@ -517,8 +519,12 @@ class _OrderForFilingSQL:
         columns = [f"o.{q(str(f.column))}" for f in Order._meta.concrete_fields]
         columns += [f"s.{q(str(f.column))}" for f in Shop._meta.concrete_fields]
         staff = Shop.staff.through._meta.db_table  # type: ignore[attr-defined]
+        # The new refund's id, drawn from its table's sequence with the lock (a filing refused after it
+        # leaves a gap, as a rolled-back insert does).
+        refunds = f"nextval(pg_get_serial_sequence('{Refund._meta.db_table}', '{Refund._meta.pk.column}'))"  # type: ignore[union-attr]
         self.sql = (
-            f"SELECT {', '.join(columns)}, ARRAY(SELECT user_id FROM {q(staff)} WHERE shop_id = o.shop_id) "  # noqa: S608
+            f"SELECT {', '.join(columns)}, ARRAY(SELECT user_id FROM {q(staff)} WHERE shop_id = o.shop_id), "  # noqa: S608
+            f"{refunds} "
             f"FROM {q(Order._meta.db_table)} o JOIN {q(Shop._meta.db_table)} s ON s.id = o.shop_id "
             "WHERE o.id = %s{buyer} FOR UPDATE OF o"
         )
@@ -537,6 +543,7 @@ class _OrderForFilingSQL:
         shop = Shop.from_db(connection.alias, self.shop_fields, row[n : n + m])
         Order.shop.field.set_cached_value(order, shop)  # type: ignore[attr-defined]
         order.shop_staff_ids = row[n + m]  # type: ignore[attr-defined]
+        order.new_refund_id = row[n + m + 1]  # type: ignore[attr-defined]
         return order
 
 
@@ -568,47 +575,52 @@ def refund_file(
     if any(r.status not in Refund.TERMINAL for r in claiming):
         raise DomainError("this order already has an open refund (R-F05)", code="open_refund_exists")
     now = timezone.now()
-    # One INSERT written once (core.inserts), not the ORM's save: the same row and columns (#9, bench 4).
-    [refund] = insert(
-        [
-            Refund(
-                order=order,
-                shop=order.shop,
-                buyer_id=order.buyer_id,
-                created_by=actor,
-                kind=kind,
-                reason=reason,
-                stage=stage,
-                amount=amount,
-                description=description,
-                created_at=now,
-            )
-        ]
+    _auto_confirm_pause(order, now)
+    # The refund, its two clocks, its audit event with the chain head, and the notifications: one
+    # statement on PostgreSQL (core.inserts.Writes, #9 bench 4), the refund's id drawn beforehand with the
+    # order's lock so that the rows naming it (and the event's hash) can be written with it.
+    refund = Refund(
+        pk=order.new_refund_id,  # type: ignore[attr-defined]
+        order=order,
+        shop=order.shop,
+        buyer_id=order.buyer_id,
+        created_by=actor,
+        kind=kind,
+        reason=reason,
+        stage=stage,
+        amount=amount,
+        description=description,
+        created_at=now,
     )
-    clocks = deadlines_schedule(subject=refund, rule_ids=[_seller_answer_rule(refund), "R-T09"], start=now)
+    with Writes() as writes:
+        writes.insert([refund])
+        clocks = deadlines_schedule(
+            subject=refund, rule_ids=[_seller_answer_rule(refund), "R-T09"], start=now, writes=writes
+        )
+        event_record(
+            subject=refund,
+            action="refund.filed",
+            actor=actor,
+            to_status=refund.status,
+            data={
+                "kind": kind,
+                "reason": reason,
+                "amount": str(amount),
+                "stage": stage,
+                "on_behalf": actor.pk != order.buyer_id,
+            },
+            writes=writes,
+        )
+        notify(
+            user_ids=[order.shop.owner_id, *order.shop_staff_ids],  # type: ignore[attr-defined]
+            kind="refund.filed",
+            title=f"订单 {order.pk} 有新的退款申请,请及时处理",
+            body=f"{refund.get_kind_display()} · {reason} · ¥{amount}",
+            subject=refund,
+            writes=writes,
+        )
     # A new refund's clocks are exactly these two: kept for its response, as deadlines_of would read them.
     refund._deadlines = sorted(clocks, key=lambda d: (d.due_at, d.pk))  # type: ignore[attr-defined]
-    _auto_confirm_pause(order, now)
-    event_record(
-        subject=refund,
-        action="refund.filed",
-        actor=actor,
-        to_status=refund.status,
-        data={
-            "kind": kind,
-            "reason": reason,
-            "amount": str(amount),
-            "stage": stage,
-            "on_behalf": actor.pk != order.buyer_id,
-        },
-    )
-    notify(
-        user_ids=[order.shop.owner_id, *order.shop_staff_ids],  # type: ignore[attr-defined]
-        kind="refund.filed",
-        title=f"订单 {order.pk} 有新的退款申请,请及时处理",
-        body=f"{refund.get_kind_display()} · {reason} · ¥{amount}",
-        subject=refund,
-    )
     return refund
 
 

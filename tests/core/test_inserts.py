@@ -1,4 +1,5 @@
-"""core.inserts: `insert` writes the rows bulk_create writes, in one statement written once; `insert_rows`
+"""core.inserts: `insert` writes the rows bulk_create writes, in one statement written once; `Writes` sends
+several such writes (an audit event with its chain head among them) as one statement; `insert_rows`
 writes a batch's rows through COPY as given."""
 
 import datetime as dt
@@ -8,12 +9,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
-from core.inserts import insert, insert_rows
+from core import chain
+from core.inserts import Writes, insert, insert_rows
 from core.models import Event, Notification
+from core.services import event_record, notify
+from disputes.engine import deadlines_schedule
 from disputes.models import Deadline, Refund
 from tests.disputes.helpers import T0, make_order
 from tests.factories import UserFactory
@@ -87,11 +91,99 @@ def test_insert_prepares_values_as_the_orm_does(cast):
     )
 
 
-def test_instances_with_their_own_keys_go_to_bulk_create(cast):
+def test_instances_with_their_own_keys_are_written_with_them(cast):
     objs = [Notification(pk=10_000 + i, user_id=cast.buyer.pk, kind="k", title="t") for i in range(2)]
-    assert insert(objs) == objs
+    with CaptureQueriesContext(connection) as ctx:
+        assert insert(objs) == objs
     assert Notification.objects.filter(pk__in=[10_000, 10_001]).count() == 2
+    if connection.vendor == "postgresql":
+        assert len(ctx.captured_queries) == 1 and '"id"' in ctx.captured_queries[0]["sql"].split("VALUES")[0]
     assert insert([]) == []
+
+
+def _drawn(model) -> int:
+    """A key drawn from the model's sequence, as refund_file draws the new refund's."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [model._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+def _refund(cast, **extra) -> Refund:
+    order = make_order(cast, "received")
+    return Refund(
+        order=order,
+        shop=cast.shop,
+        buyer=cast.buyer,
+        created_by=cast.buyer,
+        kind="refund_only",
+        reason="damaged",
+        stage="received",
+        amount=Decimal("12.30"),
+        **extra,
+    )
+
+
+def test_writes_sends_its_parts_as_one_statement(cast):
+    """A refund with its drawn key, two clocks, its audit event (with the chain head) and two
+    notifications: one statement on PostgreSQL, every row written with the keys and hashes the
+    instances are given, the chain whole."""
+    if connection.vendor != "postgresql":
+        pytest.skip("elsewhere each write is its own statement")
+    refund = _refund(cast, pk=_drawn(Refund))
+    event_record(subject=refund, action="refund.before")  # the chain has a head already: it advances
+    with CaptureQueriesContext(connection) as ctx, Writes() as writes:
+        writes.insert([refund])
+        clocks = deadlines_schedule(subject=refund, rule_ids=["R-T04", "R-T09"], start=T0, writes=writes)
+        event = event_record(subject=refund, action="refund.filed", actor=cast.buyer, data={"名": 1}, writes=writes)
+        sent = notify(user_ids=[cast.seller.pk, cast.agent.pk], kind="k", title="标题", subject=refund, writes=writes)
+        assert event.pk is None and all(c.pk is None for c in clocks)  # nothing ran yet
+        assert not ctx.captured_queries
+    assert len(ctx.captured_queries) == 1
+    assert Refund.objects.get(pk=refund.pk).amount == Decimal("12.30")
+    stored = {d.pk: d for d in Deadline.objects.filter(subject_kind="refund", subject_id=refund.pk)}
+    assert sorted(stored) == sorted(c.pk for c in clocks)
+    assert [stored[c.pk].rule for c in clocks] == ["R-T04", "R-T09"]  # each key on its own row
+    assert {n.pk: n.user_id for n in sent} == dict(
+        Notification.objects.filter(subject_kind="refund", subject_id=refund.pk).values_list("id", "user_id")
+    )
+    row = Event.objects.get(pk=event.pk)
+    assert (row.seq, row.prev_hash, row.hash, row.action) == (2, event.prev_hash, event.hash, "refund.filed")
+    assert event.seq == 2 and not event._state.adding
+    assert chain.chain_verify(subject_kind="refund", subject_id=refund.pk) is None
+
+
+def test_an_error_in_any_part_writes_nothing(cast):
+    refund = _refund(cast, pk=_drawn(Refund) if connection.vendor == "postgresql" else None)
+    (taken,) = insert([Notification(user_id=cast.buyer.pk, kind="k", title="taken")])
+    before = (Notification.objects.count(), Deadline.objects.count(), Event.objects.count())
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with Writes() as writes:
+            writes.insert([refund])
+            event_record(subject=refund, action="refund.filed", writes=writes)
+            deadlines_schedule(subject=refund, rule_ids=["R-T04"], start=T0, writes=writes)
+            notify(user_ids=[cast.seller.pk], kind="k", title="t", subject=refund, writes=writes)
+            writes.insert([Notification(pk=taken.pk, user_id=cast.seller.pk, kind="k", title="a key taken")])
+    assert (Notification.objects.count(), Deadline.objects.count(), Event.objects.count()) == before
+    assert not Refund.objects.filter(order=refund.order).exists()
+
+
+def test_one_statement_advances_a_subject_chain_once(cast):
+    """The parts share one snapshot: a second event on the same subject would not see the first's
+    head, so it is refused before anything runs."""
+    if connection.vendor != "postgresql":
+        pytest.skip("nothing is queued elsewhere")
+    refund = _refund(cast)
+    insert([refund])
+    writes = Writes()
+    event_record(subject=refund, action="refund.a", writes=writes)
+    with pytest.raises(ValueError, match="written twice in one statement"):
+        event_record(subject=refund, action="refund.b", writes=writes)
+    event_record(subject=cast.shop, action="shop.a", writes=writes)  # another subject's chain: fine
+    writes.run()
+    assert list(Event.objects.filter(subject_kind="refund", subject_id=refund.pk).values_list("action", "seq")) == [
+        ("refund.a", 1)
+    ]
+    assert chain.chain_verify(subject_kind="shop", subject_id=cast.shop.pk) is None
 
 
 def test_insert_rows_writes_every_value_as_given_through_copy():
