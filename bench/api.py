@@ -21,7 +21,7 @@ PORT = int(os.environ.get("BENCH_API_PORT", "8765"))
 
 
 def _load(args):
-    method, paths, body_for, token, seconds, threads = args
+    method, paths, body_for, token, token_for, seconds, threads = args
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -34,8 +34,9 @@ def _load(args):
         while time.perf_counter() < stop:
             path = paths[k % len(paths)]
             body = json.dumps(body_for[k % len(body_for)]) if body_for else None
+            caller = token_for[k % len(token_for)] if token_for else token
             k += threads
-            headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+            headers = {"Authorization": f"Token {caller}", "Content-Type": "application/json"}
             t0 = time.perf_counter()
             try:
                 conn.request(method, path, body=body, headers=headers)
@@ -65,15 +66,28 @@ def _load(args):
     return latencies, errors[0], window.busy, window.total
 
 
-def load_raw(method: str, paths, *, token: str, bodies=None, seconds: float = 15, procs: int = 2, threads: int = 3):
+def load_raw(
+    method: str,
+    paths,
+    *,
+    token: str | None = None,
+    bodies=None,
+    tokens=None,
+    seconds: float = 15,
+    procs: int = 2,
+    threads: int = 3,
+):
     """Drive the server for `seconds`: (latencies in seconds, errors, seconds, the machine's busy and
-    total CPU seconds over the window). Bodies are split between processes so none repeats. The CPU is
+    total CPU seconds over the window). Bodies are split between processes so none repeats; `tokens`,
+    when given, names the caller of each body (a buyer files on their own order), else every request
+    is `token`'s. The CPU is
     the first loader process's reading of the whole machine (the processes run side by side), so the
     pool's start-up is not in it."""
     chunks = []
     for p in range(procs):
         chunk = bodies[p::procs] if bodies else None
-        chunks.append((method, paths, chunk, token, seconds, threads))
+        callers = tokens[p::procs] if tokens else None
+        chunks.append((method, paths, chunk, token, callers, seconds, threads))
     with mp.get_context("spawn").Pool(procs) as pool:
         results = pool.map(_load, chunks)
     return [x for r in results for x in r[0]], sum(r[1] for r in results), seconds, results[0][2], results[0][3]
@@ -132,8 +146,37 @@ def start_gunicorn(workers: int = 2) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-def prepare(n_orders: int) -> dict:
-    """A buyer with a token and `n_orders` paid, unshipped orders (one refund each), and an agent's token."""
+# Bench 4's buyers: on the peak day each buyer files a refund or two, so the orders are spread over
+# many buyers and each POST is its order's buyer's. With one buyer the per-user write throttle
+# (core/throttling.py, DRF's sliding log) kept a history of every request of the last minute — 10,000
+# and more timestamps unpickled, shifted and pickled again on every POST — and had to be raised to
+# let one user file hundreds a second: a cost no real caller has (2026-12-04). Each of these buyers
+# sends a few filings a minute, under the production rate, which bench 4 now keeps.
+BUYERS = 1000
+
+
+def _buyers(n: int) -> list:
+    """`n` bench buyers (in the buyer group, each with a token), created once and reused."""
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    names = [f"bench_api_buyer_{i}" for i in range(n)]
+    have = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+    User.objects.bulk_create([User(username=name) for name in names if name not in have], batch_size=5000)
+    buyers = list(User.objects.filter(username__in=names))
+    group = Group.objects.get(name="buyer")
+    User.groups.through.objects.bulk_create(
+        [User.groups.through(user_id=u.pk, group_id=group.pk) for u in buyers], ignore_conflicts=True
+    )
+    Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in buyers], ignore_conflicts=True)
+    tokens = dict(Token.objects.filter(user__in=buyers).values_list("user__username", "key"))
+    by_name = {u.username: u for u in buyers}
+    return [(by_name[name], tokens[name]) for name in names]
+
+
+def prepare(n_orders: int, buyers: int = BUYERS) -> dict:
+    """`buyers` buyers with tokens and `n_orders` paid, unshipped orders taking turns between them (one
+    refund each; `order_tokens[i]` is the token of `orders[i]`'s buyer), and an agent's token."""
     import datetime as dt
     from decimal import Decimal
 
@@ -143,8 +186,7 @@ def prepare(n_orders: int) -> dict:
 
     from orders.models import Order, OrderItem, Shop
 
-    buyer, _ = User.objects.get_or_create(username="bench_api_buyer")
-    buyer.groups.add(Group.objects.get(name="buyer"))
+    people = _buyers(buyers)
     agent, _ = User.objects.get_or_create(username="bench_api_agent")
     agent.groups.add(Group.objects.get(name="agent"))
     owner, _ = User.objects.get_or_create(username="bench_api_seller")
@@ -155,14 +197,14 @@ def prepare(n_orders: int) -> dict:
         [
             Order(
                 shop=shop,
-                buyer=buyer,
+                buyer=people[i % len(people)][0],
                 status="paid",
                 total_amount=Decimal("99.00"),
                 paid_at=paid_at,
                 created_at=paid_at,
                 ship_by=paid_at + dt.timedelta(hours=72),
             )
-            for _ in range(n_orders)
+            for i in range(n_orders)
         ],
         batch_size=5000,
     )
@@ -171,7 +213,8 @@ def prepare(n_orders: int) -> dict:
         batch_size=5000,
     )
     return {
-        "buyer_token": Token.objects.get_or_create(user=buyer)[0].key,
+        "buyer_token": people[0][1],
         "agent_token": Token.objects.get_or_create(user=agent)[0].key,
         "orders": [o.pk for o in orders],
+        "order_tokens": [people[i % len(people)][1] for i in range(n_orders)],
     }
