@@ -23,8 +23,11 @@ os.environ["DATABASE_URL"] = BENCH_DB
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 os.environ.setdefault("DEADLINE_SWEEP_INTERVAL_SECONDS", "2")  # bench 3: at 50 % load a sweep takes interval/2
 os.environ.setdefault("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15")
-for var in ("REDIS_URL",):  # the app itself does not need Redis here; the Celery reference has its own
-    os.environ.pop(var, None)
+# The app's cache (throttles, the capped counts) is process memory unless BENCH_APP_REDIS_URL names a
+# Redis database for it, as a deployment's REDIS_URL does (docs/DEPLOY.md); the Celery reference has its own.
+os.environ.pop("REDIS_URL", None)
+if os.environ.get("BENCH_APP_REDIS_URL"):
+    os.environ["REDIS_URL"] = os.environ["BENCH_APP_REDIS_URL"]
 
 
 # The figures of 2026-11-22: pgbench 1,765 tps and the reference sweeper 45,255 firings/s, so its
