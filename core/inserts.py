@@ -106,8 +106,8 @@ class Writes:
     Each part's rows come back in the order its RETURNING gives them, as `bulk_create` relies on.
     The parts' statements are templates (`str.format`): no literal braces in them.
 
-    Elsewhere than on PostgreSQL nothing is queued: `insert` writes at once (bulk_create), and a caller
-    with a part of its own asks `queued` first and writes it itself."""
+    Elsewhere than on PostgreSQL nothing is queued (`queued` is False): `insert` writes at once
+    (bulk_create), and a writer with a part of its own (core.chain.event_append) writes it its own way."""
 
     def __init__(self) -> None:
         self.queued = connection.vendor == "postgresql"

@@ -485,11 +485,11 @@ def refund_freight_payer(refund: Refund) -> FreightPayer:
 
 
 def _order_for_filing(order: Order, buyer) -> Order:
-    """`order` locked for a filing, with its shop (the refund's response names it) and the ids of the
-    shop's staff (`shop_staff_ids`, to notify them with the owner), and the new refund's id drawn from
+    """`order` locked for a filing, with its shop (the refund's response names it), the ids of the
+    shop's staff (`shop_staff_ids`, to notify them with the owner) and the new refund's id drawn from
     its sequence (`new_refund_id`; None elsewhere, where the insert numbers it): one statement on
-    PostgreSQL. The buyer and the shop's owner are not read, their ids are enough. With `buyer`, only that buyer's
-    order is locked; another's raises `not_the_buyer`."""
+    PostgreSQL. The buyer and the shop's owner are not read, their ids are enough. With `buyer`, only
+    that buyer's order is locked; another's raises `not_the_buyer`."""
     if connection.vendor == "postgresql":
         locked = _ORDER_FOR_FILING.read(order.pk, buyer.pk if buyer is not None else None)
     else:
