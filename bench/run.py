@@ -224,7 +224,7 @@ def main() -> None:
         seconds = 6 if args.small else 18
         # Orders enough that no body repeats (one open refund per order): half for POST refunds/, half
         # for the filing by hand, a sixth of each per round.
-        prep = api.prepare(30_000 if not args.small else 6_000)
+        prep = api.prepare(30_000 if not args.small else 12_000)
         # 2 sync workers (BENCH_API_WORKERS overrides): 4 measured no better here (03:11 UTC: bare 939 rps,
         # POST refunds/ 149, GET cases/ 346 against 891 / 160 / 359 with 2), the two cores being busy
         # with the loader and PostgreSQL either way.
