@@ -82,11 +82,11 @@ def load_raw(
     threads: int = 3,
 ):
     """Drive the server for `seconds`: (latencies in seconds, errors, seconds, the machine's busy and
-    total CPU seconds over the window). Bodies are split between processes so none repeats; `tokens`,
-    when given, names the caller of each body (a buyer files on their own order), else every request
-    is `token`'s. The CPU is
-    the first loader process's reading of the whole machine (the processes run side by side), so the
-    pool's start-up is not in it."""
+    total CPU seconds over the window). Bodies are split between processes and each is sent once (a
+    thread out of bodies stops, counted as an error); `tokens`, when given, names the caller of each
+    body (a buyer files on their own order), else every request is `token`'s. The CPU is the first
+    loader process's reading of the whole machine (the processes run side by side), so the pool's
+    start-up is not in it."""
     chunks = []
     for p in range(procs):
         chunk = bodies[p::procs] if bodies else None
