@@ -53,6 +53,13 @@ def _statement(model: type[models.Model], rows: int, keyed: bool) -> tuple[str, 
     return _STATEMENTS[key]
 
 
+def next_key_sql(model: type[models.Model]) -> str:
+    """The SQL expression that draws the next key of `model`'s table from its sequence (PostgreSQL):
+    for a batch's ids (`insert_rows`) or a row's id drawn before it is written (`refund_file`). Names
+    from the model's metadata only."""
+    return f"nextval(pg_get_serial_sequence('{model._meta.db_table}', '{model._meta.pk.column}'))"  # type: ignore[union-attr]
+
+
 def _insert_statement(objs: Sequence[models.Model]) -> tuple[str, list[Any]] | None:
     """`insert`'s statement for `objs` and its parameters; None where it is bulk_create's work."""
     model = type(objs[0])
@@ -149,20 +156,17 @@ class Writes:
         parts, self._parts, self._claimed = self._parts, [], set()
         if not parts:
             return
-        ctes: list[str] = []
-        finals: list[str] = []
+        named: list[tuple[str, str]] = []  # (name, statement) of every part's statements, in order
+        finals: list[str] = []  # each part's last statement's name
         params: list[Any] = []
         for i, (statements, part_params, _) in enumerate(parts):
             names = [f"w{i}_{j}" for j in range(len(statements))]
-            for name, sql in zip(names, statements, strict=True):
-                ctes.append(f"{name} AS ({sql.format(*names)})")
+            named += [(name, sql.format(*names)) for name, sql in zip(names, statements, strict=True)]
             finals.append(names[-1])
             params += part_params
+        ctes = [f"{name} AS ({sql})" for name, sql in named]
         if len(parts) == 1:  # one part: its last statement is the statement, its rows as they are
-            statements = parts[0][0]
-            names = [f"w0_{j}" for j in range(len(statements))]
-            helpers = ctes[:-1]
-            sql = (f"WITH {', '.join(helpers)} " if helpers else "") + statements[-1].format(*names)
+            sql = (f"WITH {', '.join(ctes[:-1])} " if len(ctes) > 1 else "") + named[-1][1]
         else:  # each part's rows as JSON (keys in RETURNING's order), tagged with the part
             # The statements are the callers' constants; the names are ours; values travel as parameters.
             tagged = [f"SELECT {i}, row_to_json({name})::text FROM {name}" for i, name in enumerate(finals)]  # noqa: S608
@@ -267,10 +271,7 @@ def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> l
     with connection.cursor() as cursor:
         pks: list[int] = []
         if ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) AS id FROM generate_series(1, %s) ORDER BY 1",
-                [table, len(rows)],
-            )
+            cursor.execute(f"SELECT {next_key_sql(model)} AS id FROM generate_series(1, %s) ORDER BY 1", [len(rows)])  # noqa: S608
             pks = [r[0] for r in cursor.fetchall()]
             names = ["id", *names]
             columns.append([str(pk) for pk in pks])

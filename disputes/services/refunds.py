@@ -18,7 +18,7 @@ from django.utils import timezone
 from core import rulebook
 from core.calendar import compute_due
 from core.errors import DomainError, InvalidTransition, RuleViolation
-from core.inserts import Writes
+from core.inserts import Writes, next_key_sql
 from core.services import event_record, notify
 from orders.models import Order, Shipment, Shop
 from penalties.models import LedgerMovement
@@ -521,10 +521,9 @@ class _OrderForFilingSQL:
         staff = Shop.staff.through._meta.db_table  # type: ignore[attr-defined]
         # The new refund's id, drawn from its table's sequence with the lock (a filing refused after it
         # leaves a gap, as a rolled-back insert does).
-        refunds = f"nextval(pg_get_serial_sequence('{Refund._meta.db_table}', '{Refund._meta.pk.column}'))"  # type: ignore[union-attr]
         self.sql = (
             f"SELECT {', '.join(columns)}, ARRAY(SELECT user_id FROM {q(staff)} WHERE shop_id = o.shop_id), "  # noqa: S608
-            f"{refunds} "
+            f"{next_key_sql(Refund)} "
             f"FROM {q(Order._meta.db_table)} o JOIN {q(Shop._meta.db_table)} s ON s.id = o.shop_id "
             "WHERE o.id = %s{buyer} FOR UPDATE OF o"
         )

@@ -14,7 +14,7 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 
 from core import chain
-from core.inserts import Writes, insert, insert_rows
+from core.inserts import Writes, insert, insert_rows, next_key_sql
 from core.models import Event, Notification
 from core.services import event_record, notify
 from disputes.engine import deadlines_schedule
@@ -104,7 +104,7 @@ def test_instances_with_their_own_keys_are_written_with_them(cast):
 def _drawn(model) -> int:
     """A key drawn from the model's sequence, as refund_file draws the new refund's."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [model._meta.db_table])
+        cursor.execute(f"SELECT {next_key_sql(model)}")
         return cursor.fetchone()[0]
 
 
