@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,73 @@ def event_content_hash(event) -> str:
 def link_sql(prev: str, seq: str, digest: str) -> str:
     """link_hash as a SQL expression over the given SQL terms, for statements that advance heads."""
     return f"encode(sha256(convert_to({prev} || ':' || ({seq})::text || ':' || {digest}, 'UTF8')), 'hex')"
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def canonical_object_sql(values: dict[str, str]) -> str:
+    """canonical_json of an object as a SQL text expression, for statements that write events
+    set-based (disputes.batch): `values` maps each key to a typed SQL term (a parameter cast, a column)
+    giving a string, an integer, a boolean or null, written as PostgreSQL writes it in jsonb (`to_jsonb(…)::text`), which is what
+    json.dumps(ensure_ascii=False) writes for it; the keys sorted as sort_keys sorts them, no spaces.
+    The keys are the caller's constants (letters, digits, `_`, `.`, `-`); a float or a nested value would
+    be written otherwise, so none is taken (tests/core/test_chain_sql.py compares both)."""
+    if not all(_PLAIN_KEY.fullmatch(key) for key in values):
+        raise ValueError(f"keys must be plain: {sorted(values)}")
+    if not values:
+        return "'{}'"
+    members = [
+        f"'{',' if i else '{'}{json.dumps(key)}:' || coalesce(to_jsonb({values[key]})::text, 'null')"
+        for i, key in enumerate(sorted(values))
+    ]
+    return "(" + " || ".join([*members, "'}'"]) + ")"
+
+
+def content_hash_sql(
+    *,
+    at: str,
+    actor_id: str,
+    actor_label: str,
+    action: str,
+    subject_kind: str,
+    subject_id: str,
+    from_status: str,
+    to_status: str,
+    data_json: str,
+) -> str:
+    """content_hash as a SQL expression over SQL terms: `at` gives canonical_at's text, `data_json`
+    the canonical JSON of the data (canonical_object_sql), the others the columns. The same text,
+    field by field in sorted-key order, hashed the same way (tests/core/test_chain_sql.py)."""
+
+    def text(term: str) -> str:
+        return f"to_jsonb(({term})::text)::text"
+
+    def number(term: str) -> str:
+        return f"coalesce(({term})::bigint::text, 'null')"
+
+    parts = [
+        """'{"action":'""",
+        text(action),
+        """',"actor_id":'""",
+        number(actor_id),
+        """',"actor_label":'""",
+        text(actor_label),
+        """',"at":"'""",
+        f"({at})",
+        """'","data":'""",
+        f"({data_json})",
+        """',"from_status":'""",
+        text(from_status),
+        """',"subject_id":'""",
+        number(subject_id),
+        """',"subject_kind":'""",
+        text(subject_kind),
+        """',"to_status":'""",
+        text(to_status),
+        "'}'",
+    ]
+    return f"encode(sha256(convert_to({' || '.join(parts)}, 'UTF8')), 'hex')"
 
 
 # One statement takes the head row's lock (ON CONFLICT DO UPDATE locks and reads the latest committed

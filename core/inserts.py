@@ -23,6 +23,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -55,9 +56,12 @@ def _statement(model: type[models.Model], rows: int, keyed: bool) -> tuple[str, 
 
 def next_key_sql(model: type[models.Model]) -> str:
     """The SQL expression that draws the next key of `model`'s table from its sequence (PostgreSQL):
-    for a batch's ids (`insert_rows`) or a row's id drawn before it is written (`refund_file`). Names
-    from the model's metadata only."""
-    return f"nextval(pg_get_serial_sequence('{model._meta.db_table}', '{model._meta.pk.column}'))"  # type: ignore[union-attr]
+    for a batch's ids (`insert_rows`, disputes.batch) or a row's id drawn before it is written
+    (`refund_file`). The sequence is looked up by an uncorrelated subquery, which PostgreSQL runs once
+    per statement (an InitPlan), not once per row drawn (asked per row, the look-up cost more than
+    the draw). Names from the model's metadata only."""
+    table, column = model._meta.db_table, model._meta.pk.column  # type: ignore[union-attr]
+    return f"nextval((SELECT pg_get_serial_sequence('{table}', '{column}')::regclass))"
 
 
 def _insert_statement(objs: Sequence[models.Model]) -> tuple[str, list[Any]] | None:
@@ -286,3 +290,38 @@ def insert_rows(model, rows: Sequence[dict[str, Any]], *, ids: bool = True) -> l
         # Table and columns come from the model's metadata, never from input; values travel as data.
         _copy_from(cursor, f"COPY {table} ({', '.join(names)}) FROM STDIN", data)
     return pks
+
+
+def _default_literal(field: models.Field) -> str:
+    """A column's default as a SQL literal, for set-based inserts that do not name it (a plain value:
+    text, a number, a boolean or NULL; anything else must be named by the caller)."""
+    value = field.get_default() if field.has_default() else None
+    if value is None:
+        if not field.null:
+            raise ValueError(f"{field.model.__name__}.{field.name} has no default: name it")
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise ValueError(f"{field.model.__name__}.{field.name}'s default {value!r} is not a plain value: name it")
+
+
+def insert_select_sql(model: type[models.Model], values: dict[str, str], source: str, returning: str = "") -> str:
+    """`INSERT INTO <table> (<every concrete column>) SELECT <expression>, … <source>`: a set-based
+    insert whose rows come from a query (disputes.batch writes R-T01's rows so). `values` maps columns
+    to SQL expressions over `source` (a FROM clause and what follows); a column it does not name takes
+    its field's default, as bulk_create would write it, so a new field with a plain default needs no
+    change to the statements built here. Names come from the model's metadata only."""
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if f.column in values or not f.primary_key]
+    unknown = set(values) - {f.column for f in fields}
+    if unknown:
+        raise ValueError(f"{meta.db_table} has no column {', '.join(sorted(unknown))}")
+    q = connection.ops.quote_name
+    columns = ", ".join(q(str(f.column)) for f in fields)
+    exprs = ", ".join(values[f.column] if f.column in values else _default_literal(f) for f in fields)
+    sql = f"INSERT INTO {q(meta.db_table)} ({columns}) SELECT {exprs} {source}"
+    return f"{sql} RETURNING {returning}" if returning else sql

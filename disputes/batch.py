@@ -11,9 +11,9 @@ paths leave the same rows behind.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import DatabaseError, connection
@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core import chain, rulebook
-from core.inserts import JSONText, insert_rows
+from core.inserts import JSONText, insert_rows, insert_select_sql, next_key_sql
 from core.models import Event, EventChain, Notification
 from core.services import notification_rows
 from orders.models import Order, Shop
@@ -223,7 +223,7 @@ def sanctions_due(
 
 
 def sanctions_impose_many(
-    *, due: Sequence[tuple[int, int, str, int | None, int]], penalties: Sequence[dict[str, Any]], owners: dict
+    *, due: Sequence[tuple[int, int, str, int | None, int]], penalties: Mapping[int, dict[str, Any]], owners: dict
 ) -> tuple[list[dict[str, Any]], list]:
     """Write the sanctions `sanctions_due` found (one insert, and one for their end deadlines) with
     the terms of penalties.services.sanction_terms; return their audit events and notices for the
@@ -271,11 +271,202 @@ def sanctions_impose_many(
 
 # --- R-T01 -----------------------------------------------------------------------------------------
 
+# The columns a batch's firings bring, one array each, aligned (a row per firing); `n` its position.
+_R_T01_INPUT = (
+    ("deadline", "bigint"),
+    ("order_id", "bigint"),
+    ("shop", "bigint"),
+    ("buyer", "integer"),
+    ("owner", "integer"),
+    ("points", "integer"),
+    ("amount", "text"),  # as str(Decimal) gives it: the event's data holds that text
+    ("form", "text"),
+    ("currency", "text"),
+    ("note", "text"),
+    ("title", "text"),
+    ("body", "text"),
+)
+
+
+@functools.cache
+def _r_t01_statement() -> str:
+    """R-T01's whole action for a batch in one statement (order_ship_timeout_batch): the penalties
+    (ids drawn from their sequence), their ledger movements and entries, the penalty's and the order's
+    audit events hashed by PostgreSQL exactly as core.chain hashes them (content_hash_sql, link_sql),
+    the orders' chain heads advanced or started and the penalties' started, the notifications. Returns
+    each firing's penalty id by position and the number of events written (the caller checks it).
+    The columns and the link formula come from the models and core.chain; every value is a parameter."""
+    from django.db.models import Model
+
+    def q(model: type[Model]) -> str:
+        return connection.ops.quote_name(model._meta.db_table)
+
+    staff = Shop.staff.through
+    staff_shop, staff_user = (staff._meta.get_field(f).column for f in ("shop", "user"))  # type: ignore[union-attr]
+    arrays = ", ".join(f"%({name})s::{sql_type}[]" for name, sql_type in _R_T01_INPUT)
+    names = ", ".join(name for name, _ in _R_T01_INPUT)
+    digest = chain.content_hash_sql(
+        at="%(at_text)s",
+        actor_id="NULL",
+        actor_label="'system'",
+        action="e.action",
+        subject_kind="e.subject_kind",
+        subject_id="e.subject_id",
+        from_status="e.from_status",
+        to_status="e.to_status",
+        data_json="e.data_json",
+    )
+    # The events' data, as orders.services.order_late_shipment_penalise and penalty_issue write it.
+    penalty_data = chain.canonical_object_sql(
+        {
+            "code": "%(code)s::text",
+            "rule": "%(penalty_rule)s::text",
+            "points": "due.points",
+            "point_class": "%(point_class)s::text",
+            "compensation": "due.amount",
+            "form": "due.form",
+            "source": "'order:' || due.order_id",
+        }
+    )
+    order_data = chain.canonical_object_sql(
+        {"rule": "'R-T01'::text", "deadline": "due.deadline", "penalty": "due.penalty_id", "compensation": "due.amount"}
+    )
+    heads = q(EventChain)
+    penalties = insert_select_sql(
+        Penalty,
+        {
+            "id": "due.penalty_id",
+            "shop_id": "due.shop",
+            "code": "%(code)s",
+            "points": "due.points",
+            "point_class": "%(point_class)s",
+            "compensation_amount": "due.amount::numeric",
+            "compensation_form": "due.form",
+            "source_kind": "'order'",
+            "source_id": "due.order_id",
+            "order_id": "due.order_id",
+            "beneficiary_id": "due.buyer",
+            "deadline_id": "due.deadline",
+            "status": "%(penalty_status)s",
+            "issued_at": "%(at)s",
+            "note": "due.note",
+        },
+        "FROM due",
+    )
+    movements = insert_select_sql(
+        LedgerMovement,
+        {
+            "id": "due.movement_id",
+            "at": "%(at)s",
+            "debit": "'shop:' || due.shop",  # penalties.services.account_shop
+            "credit": "'buyer:' || due.buyer",  # penalties.services.account_buyer
+            "amount": "due.amount::numeric",
+            "currency": "due.currency",
+            "reason": "%(reason)s",
+            "source_kind": "'order'",
+            "source_id": "due.order_id",
+            "order_id": "due.order_id",
+            "shop_id": "due.shop",
+            "penalty_id": "due.penalty_id",
+        },
+        "FROM due WHERE due.movement_id IS NOT NULL",
+    )
+    # R-P13: two entries that sum to zero, the shop's debited, the buyer's credited.
+    entries = insert_select_sql(
+        LedgerEntry,
+        {
+            "movement_id": "due.movement_id",
+            "account": "CASE WHEN side.sign < 0 THEN 'shop:' || due.shop ELSE 'buyer:' || due.buyer END",
+            "amount": "side.sign * due.amount::numeric",
+            "currency": "due.currency",
+        },
+        "FROM due CROSS JOIN (VALUES (-1), (1)) AS side(sign) WHERE due.movement_id IS NOT NULL"
+        " ORDER BY due.n, side.sign",
+    )
+    events = insert_select_sql(
+        Event,
+        {
+            "at": "%(at)s",
+            "actor_id": "NULL",
+            "actor_label": "'system'",
+            "action": "ev.action",
+            "subject_kind": "ev.subject_kind",
+            "subject_id": "ev.subject_id",
+            "from_status": "ev.from_status",
+            "to_status": "ev.to_status",
+            "data": "ev.data",
+            "seq": "h.length",
+            "prev_hash": "h.prev_hash",
+            "hash": "h.head_hash",
+        },
+        "FROM ev JOIN heads h ON h.subject_kind = ev.subject_kind AND h.subject_id = ev.subject_id ORDER BY ev.n, ev.k",
+        returning="1",
+    )
+    # notification_rows: each of the buyer, the owner and the staff once.
+    notices = insert_select_sql(
+        Notification,
+        {
+            "user_id": "u.id",
+            "kind": "'order.late_shipment'",
+            "title": "due.title",
+            "body": "due.body",
+            "subject_kind": "'order'",
+            "subject_id": "due.order_id",
+            "created_at": "%(at)s",
+        },
+        f"""FROM due CROSS JOIN LATERAL (
+            SELECT DISTINCT x.id FROM (
+                SELECT due.buyer UNION ALL SELECT due.owner
+                UNION ALL SELECT st.{staff_user} FROM {q(staff)} st WHERE st.{staff_shop} = due.shop
+            ) AS x(id) WHERE x.id IS NOT NULL
+        ) AS u ORDER BY due.n""",  # noqa: S608 (names from the models' metadata)
+    )
+    return f"""
+WITH due AS MATERIALIZED (
+    SELECT v.*, {next_key_sql(Penalty)} AS penalty_id,
+           CASE WHEN v.amount::numeric > 0 THEN {next_key_sql(LedgerMovement)} END AS movement_id
+    FROM unnest({arrays}) WITH ORDINALITY AS v({names}, n)
+), penalties AS ({penalties}
+), movements AS ({movements}
+), entries AS ({entries}
+), ev AS MATERIALIZED (
+    SELECT e.n, e.k, e.subject_kind, e.subject_id, e.action, e.from_status, e.to_status, e.data_json::jsonb AS data,
+           {digest} AS digest
+    FROM (
+        SELECT due.n, 0 AS k, 'penalty'::text AS subject_kind, due.penalty_id AS subject_id,
+               'penalty.issued'::text AS action, ''::text AS from_status, %(penalty_status)s::text AS to_status,
+               {penalty_data} AS data_json
+        FROM due
+        UNION ALL
+        SELECT due.n, 1, 'order', due.order_id, 'order.late_shipment', %(order_status)s, %(order_status)s, {order_data}
+        FROM due
+    ) AS e
+), moved AS (
+    UPDATE {heads} AS c
+    SET length = c.length + 1, prev_hash = c.head_hash,
+        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "ev.digest")}
+    FROM ev WHERE ev.k = 1 AND c.subject_kind = ev.subject_kind AND c.subject_id = ev.subject_id
+    RETURNING c.subject_kind, c.subject_id, c.length, c.prev_hash, c.head_hash
+), started AS (
+    INSERT INTO {heads} (subject_kind, subject_id, length, prev_hash, head_hash)
+    SELECT ev.subject_kind, ev.subject_id, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "ev.digest")}
+    FROM ev WHERE ev.k = 0 OR NOT EXISTS (SELECT 1 FROM moved m WHERE m.subject_id = ev.subject_id)
+    RETURNING subject_kind, subject_id, length, prev_hash, head_hash
+), heads AS (
+    SELECT * FROM moved UNION ALL SELECT * FROM started
+), events AS ({events}
+), notices AS ({notices}
+)
+SELECT due.n, due.penalty_id, (SELECT count(*) FROM events) FROM due ORDER BY due.n
+"""  # noqa: S608 (tables, columns and expressions from the models and core.chain; values are parameters)
+
 
 def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[int, Order]) -> dict[int, BatchOutcome]:
     """R-T01 timed out for many orders: what orders.services.order_ship_timeout does for one (penalty
     R-P01 via the rules of penalties.services, its compensation as a ledger movement, the penalty's and
-    the order's audit events, the notification), in about fifteen statements for the whole batch.
+    the order's audit events, the notification), in a handful of statements for the whole batch and
+    almost no Python per firing: the rows are written by one statement (`_r_t01_statement`) from a few
+    arrays, and PostgreSQL hashes the events into their chains as core.chain does.
 
     The engine holds the orders' and the deadlines' locks. Shops are locked here, ascending, as
     penalty_issue locks its shop (order, then shop); sanctions (R-P11) are checked for all shops of
@@ -283,11 +474,15 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     now = timezone.now()
     outcomes: dict[int, BatchOutcome] = {}
     due = []
+    seen: set[int] = set()
     for d in deadlines:
         order = subjects[d.subject_id]
         if order.status != Order.Status.PAID:
             outcomes[d.pk] = f"noop: order is {order.status}"
+        elif order.pk in seen:  # a second ship clock on one order: its event would advance the chain twice
+            outcomes[d.pk] = None
         else:
+            seen.add(order.pk)
             due.append((d, order))
     if not due:
         return outcomes
@@ -296,142 +491,91 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     # concurrent sweepers fire disjoint shops side by side. Only when every shop is held does the
     # batch wait for them (ascending, as every writer does), so a sweep always moves on.
     wanted = sorted({o.shop_id for _, o in due})
-    locking = Shop.objects.select_for_update(of=("self",)).filter(pk__in=wanted).only("kind", "owner").order_by("pk")
-    shops = {s.pk: s for s in locking.select_for_update(of=("self",), skip_locked=True)} or {s.pk: s for s in locking}
+    table = connection.ops.quote_name(Shop._meta.db_table)
+    lock = f"SELECT id, kind, owner_id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(lock + " SKIP LOCKED", [wanted])
+        shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
+        if not shops:
+            cursor.execute(lock, [wanted])
+            shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
     if len(shops) < len(wanted):
         for d, order in due:
             if order.shop_id not in shops:
                 outcomes[d.pk] = DEFERRED
         due = [(d, order) for d, order in due if order.shop_id in shops]
-    staff: dict[int, list[int]] = defaultdict(list)  # the shop's people: owner and staff (_shop_people)
-    for shop_id, user_id in (
-        Shop.staff.through.objects.filter(shop_id__in=list(shops)).order_by("id").values_list("shop_id", "user_id")
-    ):
-        staff[shop_id].append(user_id)
 
     code = R_P01.code
-    points_for = {kind: R_P01.points_for(kind) for kind in {shop.kind for shop in shops.values()}}
+    points_for = {kind: R_P01.points_for(kind) for kind, _ in shops.values()}
     tz = timezone.get_current_timezone()
     due_texts: dict[dt.datetime, tuple[str, str]] = {}  # local due time, to the second and minute: often shared
-    penalties: list[dict[str, Any]] = []
+    columns: dict[str, list] = {name: [] for name, _ in _R_T01_INPUT}
     for d, order in due:
-        shop = shops[order.shop_id]
-        amount, form = compensation_for(code=code, shop_kind=shop.kind, base=order.total_amount)
+        kind, owner = shops[order.shop_id]
+        amount, form = compensation_for(code=code, shop_kind=kind, base=order.total_amount)
         if (texts := due_texts.get(d.due_at)) is None:
             local = d.due_at.astimezone(tz)
             texts = due_texts[d.due_at] = (f"{local:%Y-%m-%d %H:%M:%S}", f"{local:%Y-%m-%d %H:%M}")
-        penalties.append(
-            {
-                "shop_id": shop.id,
-                "code": code,
-                "points": points_for[shop.kind],
-                "point_class": R_P01.point_class,
-                "compensation_amount": amount,
-                "compensation_form": form,
-                "source_kind": "order",
-                "source_id": order.id,
-                "order_id": order.id,
-                "beneficiary_id": order.buyer_id,
-                "deadline_id": d.id,
-                "status": Penalty.Status.ACTIVE,
-                "issued_at": now,
-                "note": f"R-T01 ship_by {texts[0]}"[:300],
-            }
+        points = points_for[kind]
+        columns["deadline"].append(d.pk)
+        columns["order_id"].append(order.pk)
+        columns["shop"].append(order.shop_id)
+        columns["buyer"].append(order.buyer_id)
+        columns["owner"].append(owner)
+        columns["points"].append(points)
+        columns["amount"].append(str(amount))
+        columns["form"].append(form)
+        columns["currency"].append(LedgerMovement.Currency.POINTS if form == Penalty.Form.POINTS else "CNY")
+        columns["note"].append(f"R-T01 ship_by {texts[0]}"[:300])
+        columns["title"].append(f"订单 {order.pk} 延迟发货 (R-T01)")
+        columns["body"].append(
+            f"卖家未在 {texts[1]} 前发货:扣 {points} 分,违约金 {amount} ({form})。买家可申请延迟发货退款。"
         )
     # R-P11, read before the batch's own penalties are written: where each shop crosses a threshold.
     crossings = sanctions_due(
-        points=[(p["shop_id"], p["points"]) for p in penalties], point_class=R_P01.point_class, at=now
+        points=list(zip(columns["shop"], columns["points"], strict=True)), point_class=R_P01.point_class, at=now
     )
     # A penalty per deadline is unique in the database: a second firing fails here, whole.
-    for p, pk in zip(penalties, insert_rows(Penalty, penalties), strict=True):
-        p["id"] = pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _r_t01_statement(),
+            {
+                **columns,
+                "at": now,
+                "at_text": chain.canonical_at(now),
+                "genesis": chain.GENESIS,
+                "code": code,
+                "penalty_rule": R_P01.id,
+                "point_class": R_P01.point_class,
+                "penalty_status": Penalty.Status.ACTIVE,
+                "order_status": Order.Status.PAID,
+                "reason": f"compensation.{code}",
+            },
+        )
+        written = cursor.fetchall()
+    if len(written) != len(due) or written[0][2] != 2 * len(due):
+        raise DatabaseError(f"R-T01 batch wrote {written[0][2] if written else 0} events for {len(due)} firings")
+    penalty_ids = [pk for _, pk, _ in written]
     # Each sanction against the very penalty that crossed, with the points it saw then.
-    events, messages = sanctions_impose_many(
-        due=crossings, penalties=penalties, owners={pk: shop.owner_id for pk, shop in shops.items()}
-    )
-
-    # R-P13: compensation is a ledger movement of two entries that sum to zero.
-    moved = [p for p in penalties if p["compensation_amount"] > 0]
-    movements: list[dict[str, Any]] = [
-        {
-            "at": now,
-            "debit": f"shop:{p['shop_id']}",  # penalties.services.account_shop
-            "credit": f"buyer:{p['beneficiary_id']}",  # penalties.services.account_buyer
-            "amount": p["compensation_amount"],
-            "currency": LedgerMovement.Currency.POINTS if p["compensation_form"] == Penalty.Form.POINTS else "CNY",
-            "reason": f"compensation.{code}",
-            "source_kind": "order",
-            "source_id": p["source_id"],
-            "order_id": p["source_id"],
-            "shop_id": p["shop_id"],
-            "penalty_id": p["id"],
+    if crossings:
+        crossing_penalties = {
+            i: {
+                "id": penalty_ids[i],
+                "shop_id": columns["shop"][i],
+                "point_class": R_P01.point_class,
+                "issued_at": now,
+            }
+            for i, *_ in crossings
         }
-        for p in moved
-    ]
-    movement_ids = insert_rows(LedgerMovement, movements)
-    insert_rows(
-        LedgerEntry,
-        [
-            entry
-            for m, mid in zip(movements, movement_ids, strict=True)
-            for entry in (
-                {"movement_id": mid, "account": m["debit"], "amount": -Decimal(m["amount"]), "currency": m["currency"]},
-                {"movement_id": mid, "account": m["credit"], "amount": Decimal(m["amount"]), "currency": m["currency"]},
-            )
-        ],
-        ids=False,
-    )
-
-    for (d, order), p in zip(due, penalties, strict=True):
-        shop = shops[order.shop_id]
-        events.append(
-            {
-                "subject_kind": "penalty",
-                "subject_id": p["id"],
-                "action": "penalty.issued",
-                "to_status": p["status"],
-                "data": {
-                    "code": code,
-                    "rule": R_P01.id,
-                    "points": p["points"],
-                    "point_class": R_P01.point_class,
-                    "compensation": str(p["compensation_amount"]),
-                    "form": p["compensation_form"],
-                    "source": f"order:{order.id}",
-                },
-            }
+        events, messages = sanctions_impose_many(
+            due=crossings,
+            penalties=crossing_penalties,
+            owners={pk: owner for pk, (_, owner) in shops.items()},
         )
-        events.append(
-            {
-                "subject_kind": "order",
-                "subject_id": order.id,
-                "action": "order.late_shipment",
-                "from_status": order.status,
-                "to_status": order.status,
-                "data": {
-                    "rule": "R-T01",
-                    "deadline": d.id,
-                    "penalty": p["id"],
-                    "compensation": str(p["compensation_amount"]),
-                },
-            }
-        )
-        messages.append(
-            (
-                [order.buyer_id, shop.owner_id, *staff[shop.id]],
-                "order.late_shipment",
-                f"订单 {order.id} 延迟发货 (R-T01)",
-                (
-                    f"卖家未在 {due_texts[d.due_at][1]} 前发货:扣 {p['points']} 分,"
-                    f"违约金 {p['compensation_amount']} ({p['compensation_form']})。买家可申请延迟发货退款。"
-                ),
-                "order",
-                order.id,
-            )
-        )
-        outcomes[d.id] = f"penalty {p['id']}"
-    events_record_many(events=events, at=now, fresh_kinds=("penalty", "sanction"))
-    notifications_many(messages=messages)
+        events_record_many(events=events, at=now, fresh_kinds=("sanction",))
+        notifications_many(messages=messages)
+    for (d, _), penalty_id in zip(due, penalty_ids, strict=True):
+        outcomes[d.pk] = f"penalty {penalty_id}"
     return outcomes
 
 

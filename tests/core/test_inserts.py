@@ -212,3 +212,32 @@ def test_insert_rows_writes_every_value_as_given_through_copy():
         Event, [{"at": at, "action": "x.y", "subject_kind": "order", "subject_id": 1, "data": data, "seq": None}]
     )
     assert Event.objects.get(pk=event_id).data == data
+
+
+def test_insert_select_writes_the_named_expressions_and_every_other_column_its_default():
+    """core.inserts.insert_select_sql (disputes.batch's R-T01 statement): a column not named is written
+    as bulk_create would write it, its field's default; one without a default must be named."""
+    from core.inserts import insert_select_sql
+    from penalties.models import LedgerMovement
+
+    user = UserFactory()
+    sql = insert_select_sql(
+        Notification,
+        {"user_id": "v.u", "kind": "'k'", "title": "v.t", "created_at": "now()"},
+        "FROM unnest(%s::int[], %s::text[]) AS v(u, t)",
+        returning="id",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[user.pk, user.pk], ["一", "it's"]])
+        ids = [pk for (pk,) in cursor.fetchall()]
+    rows = Notification.objects.filter(pk__in=ids).order_by("pk")
+    assert [(n.title, n.body, n.subject_kind, n.subject_id, n.read_at) for n in rows] == [
+        ("一", "", "", None, None),
+        ("it's", "", "", None, None),
+    ]
+    with pytest.raises(ValueError, match="has no default"):
+        insert_select_sql(LedgerMovement, {"at": "now()"}, "")  # debit, credit, amount, reason unnamed
+    with pytest.raises(ValueError, match="no column"):
+        insert_select_sql(Notification, {"user": "1"}, "")
+    with pytest.raises(ValueError, match="not a plain value"):
+        insert_select_sql(Notification, {"user_id": "1", "kind": "''", "title": "''"}, "")  # created_at: now
