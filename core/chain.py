@@ -116,9 +116,10 @@ _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
 def canonical_object_sql(values: dict[str, str]) -> str:
     """canonical_json of an object as a SQL text expression, for statements that write events
-    set-based (disputes.batch): `values` maps each key to a typed SQL term (a parameter cast, a column)
-    giving a string, an integer, a boolean or null, written as PostgreSQL writes it in jsonb (`to_jsonb(…)::text`), which is what
-    json.dumps(ensure_ascii=False) writes for it; the keys sorted as sort_keys sorts them, no spaces.
+    set-based (disputes.batch): `values` maps each key to a typed SQL term (a parameter cast, a
+    column) giving a string, an integer, a boolean or null, written as PostgreSQL writes it in jsonb
+    (`to_jsonb(…)::text`), which is what json.dumps(ensure_ascii=False) writes for it; the keys sorted
+    as sort_keys sorts them, no spaces.
     The keys are the caller's constants (letters, digits, `_`, `.`, `-`); a float or a nested value would
     be written otherwise, so none is taken (tests/core/test_chain_sql.py compares both)."""
     if not all(_PLAIN_KEY.fullmatch(key) for key in values):

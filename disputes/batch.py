@@ -21,7 +21,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core import chain, rulebook
-from core.inserts import JSONText, insert_rows, insert_select_sql, next_key_sql
+from core.inserts import JSONText, array_literal, insert_rows, insert_select_sql, next_key_sql
 from core.models import Event, EventChain, Notification
 from core.services import notification_rows
 from orders.models import Order, Shop
@@ -540,7 +540,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         cursor.execute(
             _r_t01_statement(),
             {
-                **columns,
+                **{name: array_literal(values) for name, values in columns.items()},
                 "at": now,
                 "at_text": chain.canonical_at(now),
                 "genesis": chain.GENESIS,

@@ -241,3 +241,20 @@ def test_insert_select_writes_the_named_expressions_and_every_other_column_its_d
         insert_select_sql(Notification, {"user": "1"}, "")
     with pytest.raises(ValueError, match="not a plain value"):
         insert_select_sql(Notification, {"user_id": "1", "kind": "''", "title": "''"}, "")  # created_at: now
+
+
+@pytest.mark.parametrize(
+    "values,sql_type",
+    [
+        ([1, -2, 2**62, None], "bigint"),
+        (['a"b', "c\\d", "", "NULL", "{x,y}", "it's", " sp ", "line\nbreak\ttab", "退款 ✓", None, "\\N"], "text"),
+        ([], "text"),
+    ],
+)
+def test_array_literal_arrives_as_the_values_given(values, sql_type):
+    """core.inserts.array_literal (the R-T01 batch's columns): every value back unchanged."""
+    from core.inserts import array_literal
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{sql_type}[]", [array_literal(values)])
+        assert cursor.fetchone()[0] == values
