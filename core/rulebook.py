@@ -260,6 +260,7 @@ TIMERS: dict[str, Timer] = {
             source="002",
             words="卖家发货后买家未确认收货的,系统到期自动确认收货;退款期间暂停,卖家可延长交易时间",
             action="orders.services.order_auto_confirm",
+            batch_action="disputes.batch.order_auto_confirm_batch",
         ),
         Timer(
             "R-T17",

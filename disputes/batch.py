@@ -34,6 +34,7 @@ from .models import Deadline
 
 R_P01 = rulebook.PENALTIES["R-P01"]
 R_P11_END = rulebook.timer("R-P11")
+R_T16 = rulebook.timer("R-T16")
 
 # --- audit events and notifications, many at once ------------------------------------------------
 
@@ -269,6 +270,72 @@ def sanctions_impose_many(
     return events, messages
 
 
+# --- audit events of a batch, written by PostgreSQL -------------------------------------------------
+
+# The columns of a batch statement's `ev` CTE (one row per event; `e` its source: n, k, subject_kind,
+# subject_id, action, from_status, to_status, data_json), with the content hash PostgreSQL computes as
+# chain.content_hash does for an event of the system (no actor, label "system") at %(at_text)s.
+_EVENT_COLUMNS = (
+    "e.n, e.k, e.subject_kind, e.subject_id, e.action, e.from_status, e.to_status, e.data_json::jsonb AS data, "
+    + chain.content_hash_sql(
+        at="%(at_text)s",
+        actor_id="NULL",
+        actor_label="'system'",
+        action="e.action",
+        subject_kind="e.subject_kind",
+        subject_id="e.subject_id",
+        from_status="e.from_status",
+        to_status="e.to_status",
+        data_json="e.data_json",
+    )
+    + " AS digest"
+)
+
+
+@functools.cache
+def _chain_ctes() -> str:
+    """The CTEs that append the events of a batch statement's `ev` (_EVENT_COLUMNS) to their subjects'
+    chains and write them, as event_record would one by one: `moved` advances the heads that exist
+    (the link computed by chain.link_sql), `started` starts the others, `events` inserts the rows and
+    returns one row each (the caller counts them). A subject may appear once in `ev`: one statement
+    sees one version of a head. Parameters: %(at)s, %(genesis)s."""
+    heads = connection.ops.quote_name(EventChain._meta.db_table)
+    events = insert_select_sql(
+        Event,
+        {
+            "at": "%(at)s",
+            "actor_id": "NULL",
+            "actor_label": "'system'",
+            "action": "ev.action",
+            "subject_kind": "ev.subject_kind",
+            "subject_id": "ev.subject_id",
+            "from_status": "ev.from_status",
+            "to_status": "ev.to_status",
+            "data": "ev.data",
+            "seq": "h.length",
+            "prev_hash": "h.prev_hash",
+            "hash": "h.head_hash",
+        },
+        "FROM ev JOIN heads h ON h.subject_kind = ev.subject_kind AND h.subject_id = ev.subject_id ORDER BY ev.n, ev.k",
+        returning="1",
+    )
+    return f"""), moved AS (
+    UPDATE {heads} AS c
+    SET length = c.length + 1, prev_hash = c.head_hash,
+        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "ev.digest")}
+    FROM ev WHERE c.subject_kind = ev.subject_kind AND c.subject_id = ev.subject_id
+    RETURNING c.subject_kind, c.subject_id, c.length, c.prev_hash, c.head_hash
+), started AS (
+    INSERT INTO {heads} (subject_kind, subject_id, length, prev_hash, head_hash)
+    SELECT ev.subject_kind, ev.subject_id, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "ev.digest")}
+    FROM ev
+    WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.subject_kind = ev.subject_kind AND m.subject_id = ev.subject_id)
+    RETURNING subject_kind, subject_id, length, prev_hash, head_hash
+), heads AS (
+    SELECT * FROM moved UNION ALL SELECT * FROM started
+), events AS ({events}"""  # noqa: S608 (tables and expressions from the models and core.chain)
+
+
 # --- R-T01 -----------------------------------------------------------------------------------------
 
 # The columns a batch's firings bring, one array each, aligned (a row per firing); `n` its position.
@@ -305,17 +372,6 @@ def _r_t01_statement() -> str:
     staff_shop, staff_user = (staff._meta.get_field(f).column for f in ("shop", "user"))  # type: ignore[union-attr]
     arrays = ", ".join(f"%({name})s::{sql_type}[]" for name, sql_type in _R_T01_INPUT)
     names = ", ".join(name for name, _ in _R_T01_INPUT)
-    digest = chain.content_hash_sql(
-        at="%(at_text)s",
-        actor_id="NULL",
-        actor_label="'system'",
-        action="e.action",
-        subject_kind="e.subject_kind",
-        subject_id="e.subject_id",
-        from_status="e.from_status",
-        to_status="e.to_status",
-        data_json="e.data_json",
-    )
     # The events' data, as orders.services.order_late_shipment_penalise and penalty_issue write it.
     penalty_data = chain.canonical_object_sql(
         {
@@ -331,7 +387,6 @@ def _r_t01_statement() -> str:
     order_data = chain.canonical_object_sql(
         {"rule": "'R-T01'::text", "deadline": "due.deadline", "penalty": "due.penalty_id", "compensation": "due.amount"}
     )
-    heads = q(EventChain)
     penalties = insert_select_sql(
         Penalty,
         {
@@ -383,25 +438,6 @@ def _r_t01_statement() -> str:
         "FROM due CROSS JOIN (VALUES (-1), (1)) AS side(sign) WHERE due.movement_id IS NOT NULL"
         " ORDER BY due.n, side.sign",
     )
-    events = insert_select_sql(
-        Event,
-        {
-            "at": "%(at)s",
-            "actor_id": "NULL",
-            "actor_label": "'system'",
-            "action": "ev.action",
-            "subject_kind": "ev.subject_kind",
-            "subject_id": "ev.subject_id",
-            "from_status": "ev.from_status",
-            "to_status": "ev.to_status",
-            "data": "ev.data",
-            "seq": "h.length",
-            "prev_hash": "h.prev_hash",
-            "hash": "h.head_hash",
-        },
-        "FROM ev JOIN heads h ON h.subject_kind = ev.subject_kind AND h.subject_id = ev.subject_id ORDER BY ev.n, ev.k",
-        returning="1",
-    )
     # notification_rows: each of the buyer, the owner and the staff once.
     notices = insert_select_sql(
         Notification,
@@ -430,9 +466,7 @@ WITH due AS MATERIALIZED (
 ), movements AS ({movements}
 ), entries AS ({entries}
 ), ev AS MATERIALIZED (
-    SELECT e.n, e.k, e.subject_kind, e.subject_id, e.action, e.from_status, e.to_status, e.data_json::jsonb AS data,
-           {digest} AS digest
-    FROM (
+    SELECT {_EVENT_COLUMNS} FROM (
         SELECT due.n, 0 AS k, 'penalty'::text AS subject_kind, due.penalty_id AS subject_id,
                'penalty.issued'::text AS action, ''::text AS from_status, %(penalty_status)s::text AS to_status,
                {penalty_data} AS data_json
@@ -441,20 +475,7 @@ WITH due AS MATERIALIZED (
         SELECT due.n, 1, 'order', due.order_id, 'order.late_shipment', %(order_status)s, %(order_status)s, {order_data}
         FROM due
     ) AS e
-), moved AS (
-    UPDATE {heads} AS c
-    SET length = c.length + 1, prev_hash = c.head_hash,
-        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "ev.digest")}
-    FROM ev WHERE ev.k = 1 AND c.subject_kind = ev.subject_kind AND c.subject_id = ev.subject_id
-    RETURNING c.subject_kind, c.subject_id, c.length, c.prev_hash, c.head_hash
-), started AS (
-    INSERT INTO {heads} (subject_kind, subject_id, length, prev_hash, head_hash)
-    SELECT ev.subject_kind, ev.subject_id, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "ev.digest")}
-    FROM ev WHERE ev.k = 0 OR NOT EXISTS (SELECT 1 FROM moved m WHERE m.subject_id = ev.subject_id)
-    RETURNING subject_kind, subject_id, length, prev_hash, head_hash
-), heads AS (
-    SELECT * FROM moved UNION ALL SELECT * FROM started
-), events AS ({events}
+{_chain_ctes()}
 ), notices AS ({notices}
 )
 SELECT due.n, due.penalty_id, (SELECT count(*) FROM events) FROM due ORDER BY due.n
@@ -581,3 +602,117 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
 
 # The engine loads only these of the locked orders (disputes.engine._fire_batch).
 order_ship_timeout_batch.subject_fields = ("status", "shop", "buyer", "total_amount")  # type: ignore[attr-defined]
+
+
+# --- R-T16 -----------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _r_t16_statement() -> str:
+    """R-T16's action for a batch in one statement (order_auto_confirm_batch): the orders completed,
+    their other auto-confirm clocks cancelled, the `order.auto_confirmed` events on their chains, the
+    buyer's and the owner's notices. Returns the numbers of orders, events and notices written."""
+    from django.db.models import Model
+
+    def q(model: type[Model]) -> str:
+        return connection.ops.quote_name(model._meta.db_table)
+
+    notices = insert_select_sql(
+        Notification,
+        {
+            "user_id": "u.id",
+            "kind": "'order.completed'",
+            "title": "due.title",
+            "body": "due.body",
+            "subject_kind": "'order'",
+            "subject_id": "due.order_id",
+            "created_at": "%(at)s",
+        },
+        """FROM due CROSS JOIN LATERAL (
+            SELECT DISTINCT x.id FROM (VALUES (due.buyer), (due.owner)) AS x(id) WHERE x.id IS NOT NULL
+        ) AS u ORDER BY due.n""",
+        returning="1",
+    )
+    data = chain.canonical_object_sql({"rule": "%(rule)s::text", "deadline": "due.deadline"})
+    return f"""
+WITH due AS MATERIALIZED (
+    SELECT v.deadline, v.order_id, v.before, v.title, v.body, v.n, o.buyer_id AS buyer, s.owner_id AS owner
+    FROM unnest(%(deadline)s::bigint[], %(order_id)s::bigint[], %(before)s::text[], %(title)s::text[],
+                %(body)s::text[]) WITH ORDINALITY AS v(deadline, order_id, before, title, body, n)
+    JOIN {q(Order)} o ON o.id = v.order_id JOIN {q(Shop)} s ON s.id = o.shop_id
+), completed AS (
+    UPDATE {q(Order)} AS o SET status = %(completed)s, completed_at = %(at)s, updated_at = %(at)s
+    FROM due WHERE o.id = due.order_id RETURNING 1
+), cancelled AS (
+    UPDATE {q(Deadline)} AS d
+    SET status = %(cancelled)s, cancelled_at = %(at)s, cancel_reason = %(reason)s, not_before = NULL
+    FROM due WHERE d.subject_kind = 'order' AND d.subject_id = due.order_id AND d.kind = %(kind)s
+      AND d.status = %(pending)s AND NOT (d.id = ANY(%(deadline)s::bigint[]))
+), ev AS MATERIALIZED (
+    SELECT {_EVENT_COLUMNS} FROM (
+        SELECT due.n, 0 AS k, 'order'::text AS subject_kind, due.order_id AS subject_id,
+               'order.auto_confirmed'::text AS action, due.before AS from_status, %(completed)s::text AS to_status,
+               {data} AS data_json
+        FROM due
+    ) AS e
+{_chain_ctes()}
+), notices AS ({notices}
+)
+SELECT (SELECT count(*) FROM completed), (SELECT count(*) FROM events), (SELECT count(*) FROM notices)
+"""  # noqa: S608 (tables, columns and expressions from the models and core.chain; values are parameters)
+
+
+def order_auto_confirm_batch(*, deadlines: Sequence[Deadline], subjects: dict[int, Order]) -> dict[int, BatchOutcome]:
+    """R-T16 ran out for many orders: what orders.services.order_auto_confirm does for one (the order
+    completed, its other auto-confirm clocks cancelled, the audit event, the buyer's and the owner's
+    notice), in one statement for the whole batch (`_r_t16_statement`). On the peak day's tenth day
+    after shipment this is the rule with the most firings: every order the buyer did not confirm.
+
+    The engine holds the orders' and the deadlines' locks; nothing else is locked (no shop, no R-P11)."""
+    from orders.services import COMPLETED_REASON, completed_notice
+
+    now = timezone.now()
+    outcomes: dict[int, BatchOutcome] = {}
+    columns: dict[str, list] = {"deadline": [], "order_id": [], "before": [], "title": [], "body": []}
+    seen: set[int] = set()
+    for d in deadlines:
+        order = subjects[d.subject_id]
+        if order.status not in (Order.Status.SHIPPED, Order.Status.DELIVERED):
+            outcomes[d.pk] = f"noop: order is {order.status}"
+        elif order.pk in seen:  # a second clock on one order: the first one's firing cancels it, row by row
+            outcomes[d.pk] = None
+        else:
+            seen.add(order.pk)
+            columns["deadline"].append(d.pk)
+            columns["order_id"].append(order.pk)
+            columns["before"].append(order.status)
+            title, body = completed_notice(order.pk)
+            columns["title"].append(title)
+            columns["body"].append(body)
+    if not seen:
+        return outcomes
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _r_t16_statement(),
+            {
+                **{name: array_literal(values) for name, values in columns.items()},
+                "at": now,
+                "at_text": chain.canonical_at(now),
+                "genesis": chain.GENESIS,
+                "rule": R_T16.id,
+                "kind": R_T16.kind,
+                "completed": Order.Status.COMPLETED,
+                "cancelled": Deadline.Status.CANCELLED,
+                "pending": Deadline.Status.PENDING,
+                "reason": COMPLETED_REASON,
+            },
+        )
+        orders, events, _ = cursor.fetchone()
+    if orders != len(seen) or events != len(seen):
+        raise DatabaseError(f"R-T16 batch completed {orders} orders and wrote {events} events for {len(seen)}")
+    for deadline_id in columns["deadline"]:
+        outcomes[deadline_id] = "completed"
+    return outcomes
+
+
+order_auto_confirm_batch.subject_fields = ("status",)  # type: ignore[attr-defined]

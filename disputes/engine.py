@@ -169,13 +169,18 @@ def deadline_cancel(
 
 
 def deadline_mark_fired(*, deadline: Deadline, by: str, outcome: str = "") -> None:
-    """Record that `deadline` fired. The caller holds the row lock and checked it was pending."""
+    """Record that `deadline` fired. The caller holds the row lock and checked it was pending. An action
+    that cancelled its subject's clocks (deadline_cancel) cancelled this one too: it fired, so it
+    keeps no cancellation."""
     deadline.status = Deadline.Status.FIRED
     deadline.fired_at = timezone.now()
     deadline.fired_by = by
     deadline.outcome = outcome[:200]
     deadline.not_before = None
-    deadline.save(update_fields=["status", "fired_at", "fired_by", "outcome", "not_before"])
+    deadline.cancelled_at, deadline.cancel_reason = None, ""
+    deadline.save(
+        update_fields=["status", "fired_at", "fired_by", "outcome", "not_before", "cancelled_at", "cancel_reason"]
+    )
 
 
 def deadlines_pause(*, subjects: Iterable[models.Model], at: dt.datetime, kinds: Sequence[str] | None = None) -> int:

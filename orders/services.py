@@ -23,6 +23,7 @@ from .models import Order, OrderItem, Review, Shipment, Shop
 S = Order.Status
 R_T01 = rulebook.timer("R-T01")
 R_T16 = rulebook.timer("R-T16")
+COMPLETED_REASON = "order completed"  # why an order's auto-confirm clocks are cancelled (R-T16)
 
 
 def _lock(order: Order) -> Order:
@@ -315,16 +316,17 @@ def _complete(order: Order, *, actor, action: str, data: dict[str, Any]) -> Orde
     order.status = S.COMPLETED
     order.completed_at = timezone.now()
     order.save(update_fields=["status", "completed_at", "updated_at"])
-    deadline_cancel(subject=order, kinds=[R_T16.kind], reason="order completed")
+    deadline_cancel(subject=order, kinds=[R_T16.kind], reason=COMPLETED_REASON)
     event_record(subject=order, action=action, actor=actor, from_status=previous, to_status=S.COMPLETED, data=data)
-    notify(
-        users=[order.buyer, order.shop.owner],
-        kind="order.completed",
-        title=f"订单 {order.pk} 交易成功",
-        body="R-T15: 交易成功后15天内可申请售后或投诉",
-        subject=order,
-    )
+    title, body = completed_notice(order.pk)
+    notify(users=[order.buyer, order.shop.owner], kind="order.completed", title=title, body=body, subject=order)
     return order
+
+
+def completed_notice(order_id: int) -> tuple[str, str]:
+    """The title and body of the buyer's and the owner's notice of a completed order (here and in
+    disputes.batch's R-T16 batch)."""
+    return f"订单 {order_id} 交易成功", "R-T15: 交易成功后15天内可申请售后或投诉"
 
 
 @transaction.atomic

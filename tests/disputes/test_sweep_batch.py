@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from core import chain
+from core import chain, rulebook
 from core.models import Event, Notification
 from core.services import event_record
 from disputes import engine
@@ -430,3 +430,136 @@ def test_a_batch_locks_its_rows_as_instances_holding_the_named_fields_and_loadin
         first.shipping_address = "read back"
         first.save(update_fields=["shipping_address"])
         assert Order.objects.get(pk=first.pk).shipping_address == "read back"
+
+
+# --- R-T16: auto-confirm, the peak day's most frequent firing ---------------------------------------
+
+
+R_T16 = rulebook.timer("R-T16")
+
+
+def _shipped_orders_with_due_confirm_deadlines(shop, buyers, *, due_at, statuses) -> list[Deadline]:
+    shipped_at = due_at - dt.timedelta(days=10)
+    orders = Order.objects.bulk_create(
+        [
+            Order(
+                shop=shop,
+                buyer=buyers[i % len(buyers)],
+                status=status,
+                total_amount=Decimal("30.00"),
+                paid_at=shipped_at - dt.timedelta(hours=5),
+                shipped_at=shipped_at,
+            )
+            for i, status in enumerate(statuses)
+        ]
+    )
+    return Deadline.objects.bulk_create(
+        [
+            Deadline(
+                subject_kind="order",
+                subject_id=o.pk,
+                rule="R-T16",
+                kind=R_T16.kind,
+                started_at=shipped_at,
+                due_at=due_at,
+                duration_amount=10,
+                duration_unit="days",
+            )
+            for o in orders
+        ]
+    )
+
+
+def _confirm_effects(deadlines: list[Deadline]) -> list[dict]:
+    """What an R-T16 firing left behind for each deadline's order, ids replaced by their roles."""
+    out = []
+    for d in deadlines:
+        d.refresh_from_db()
+        order = Order.objects.get(pk=d.subject_id)
+        clocks = Deadline.objects.filter(subject_kind="order", subject_id=order.pk).order_by("pk")
+        assert chain.chain_verify(subject_kind="order", subject_id=order.pk) is None
+        people = {order.buyer_id: "<buyer>", order.shop.owner_id: "<owner>"}
+        out.append(
+            {
+                "status": order.status,
+                "completed": order.completed_at is not None,
+                "clocks": [
+                    (c.status, c.fired_by, c.outcome, c.cancel_reason, c.not_before, c.pk == d.pk) for c in clocks
+                ],
+                "events": [
+                    (
+                        e.action,
+                        e.actor_label,
+                        e.actor_id,
+                        e.from_status,
+                        e.to_status,
+                        sorted((k, "<deadline>" if k == "deadline" and v == d.pk else v) for k, v in e.data.items()),
+                        e.seq,
+                    )
+                    for e in Event.objects.filter(subject_kind="order", subject_id=order.pk).order_by("seq")
+                ],
+                "notifications": sorted(
+                    (people[n.user_id], n.kind, n.title.replace(f"订单 {order.pk} ", "订单 <order> "), n.body)
+                    for n in Notification.objects.filter(subject_kind="order", subject_id=order.pk)
+                ),
+            }
+        )
+    return out
+
+
+@pytest.mark.django_db
+def test_the_auto_confirm_batch_leaves_exactly_the_rows_the_per_row_path_leaves():
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(2)]
+    statuses = ["shipped", "delivered", "shipped", "completed", "refunded"]
+    sides = []
+    for _ in range(2):
+        shop = _shop(staff=1)
+        deadlines = _shipped_orders_with_due_confirm_deadlines(shop, buyers, due_at=T0, statuses=statuses)
+        order = Order.objects.get(pk=deadlines[2].subject_id)
+        # A pre-existing event: the chain goes on from it. A second auto-confirm clock on that order (an
+        # extension's): the firing of the first cancels it, whichever path fires.
+        event_record(subject=order, action="order.shipped", data={"x": 1})
+        Deadline.objects.create(
+            subject_kind="order",
+            subject_id=order.pk,
+            rule="R-T16",
+            kind=R_T16.kind,
+            started_at=T0 - dt.timedelta(days=10),
+            due_at=T0 + dt.timedelta(days=3),
+            duration_amount=13,
+            duration_unit="days",
+        )
+        sides.append(deadlines)
+    by_row, batched = sides
+
+    with time_machine.travel(T0 + dt.timedelta(minutes=1), tick=False):
+        for d in by_row:
+            assert engine.deadline_fire(deadline_id=d.pk) is True
+        with CaptureQueriesContext(connection) as ctx:
+            result = engine.deadlines_fire_batch(rule_id="R-T16", deadline_ids=[d.pk for d in batched])
+    assert (result.fired, result.rest) == (len(batched), [])
+    assert len(ctx.captured_queries) <= 8  # heads, locks, one statement, the mark (and the transaction's SET)
+
+    got, want = _confirm_effects(batched), _confirm_effects(by_row)
+    assert [c[0] for c in got[2]["clocks"]] == ["fired", "cancelled"]  # the extension's clock too
+    assert want[2]["clocks"][0][:4] == ("fired", "sweep", "completed", "")  # fired, so never cancelled
+    assert [row["status"] for row in got] == ["completed", "completed", "completed", "completed", "refunded"]
+    for g, w in zip(got, want, strict=True):
+        for key in w:
+            assert (key, g[key]) == (key, w[key])
+    assert Notification.objects.filter(kind="order.completed").count() == 2 * 2 * 3  # buyer and owner, 3 each
+
+
+@pytest.mark.django_db
+def test_the_sweep_confirms_a_thousand_orders_in_batches_each_once():
+    shop = _shop()
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(3)]
+    deadlines = _shipped_orders_with_due_confirm_deadlines(shop, buyers, due_at=T0, statuses=["shipped"] * 1000)
+    with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False):
+        with CaptureQueriesContext(connection) as ctx:
+            assert engine.enforce_deadlines(batch_size=500) == 1000
+    assert len(ctx.captured_queries) <= 25
+    ids = [d.subject_id for d in deadlines]
+    assert Order.objects.filter(pk__in=ids, status="completed").count() == 1000
+    assert Event.objects.filter(action="order.auto_confirmed", subject_id__in=ids).count() == 1000
+    assert all(chain.chain_verify(subject_kind="order", subject_id=pk) is None for pk in ids[::97])
