@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.profile R-T01 10000          # rate, statements, SQL vs Python time
     .venv/bin/python -m bench.profile R-T01 10000 --cprofile   # and the top functions by own time
     .venv/bin/python -m bench.profile R-T01 20000 --workers 2  # the rate of N spawned sweepers
+    .venv/bin/python -m bench.profile R-T16 20000              # R-T16 auto-confirm, on orders made shipped
 
 Makes `n` deadlines of the rule due on the first `n` orders (paid again first), sweeps them with
 `disputes.engine.enforce_deadlines` in this process, and splits the wall time into the time spent
@@ -20,7 +21,9 @@ import time
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
 
-KINDS = {"R-T01": "r_t01_ship", "X-B01": "x_b01_bench_minimal"}
+KINDS = {"R-T01": "r_t01_ship", "R-T16": "r_t16_auto_confirm", "X-B01": "x_b01_bench_minimal"}
+# What an order must be for the rule to act on it (R-T16 confirms shipped orders).
+STATUS = {"R-T16": "shipped"}
 
 
 class StatementTimer:
@@ -65,7 +68,7 @@ def main() -> None:
     minimal.register()
     o0 = Order.objects.order_by("id").values_list("id", flat=True).first()
     span = (o0, o0 + args.n)
-    sweep.reset_orders(span)
+    sweep.reset_orders(span, STATUS.get(args.rule, "paid"))
     if args.workers:
         fired, seconds, _ = sweep.sweep(rule=args.rule, kind=KINDS[args.rule], orders=span, workers=args.workers)
         print(f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, {args.workers} workers")

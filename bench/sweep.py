@@ -122,9 +122,10 @@ def make_due(*, rule: str, kind: str, order_ids: tuple[int, int], due_at: dt.dat
     return n
 
 
-def reset_orders(order_ids: tuple[int, int]) -> None:
+def reset_orders(order_ids: tuple[int, int], status: str = "paid") -> None:
+    """Orders [a, b) back to `status`: paid for R-T01 and the minimal rule, shipped for R-T16."""
     with connection.cursor() as c:
-        c.execute("UPDATE orders_order SET status = 'paid' WHERE id >= %s AND id < %s", list(order_ids))
+        c.execute("UPDATE orders_order SET status = %s WHERE id >= %s AND id < %s", [status, *order_ids])
 
 
 def pending_due_count(rule: str) -> int:

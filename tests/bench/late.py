@@ -12,10 +12,16 @@ from orders.models import Order, Shop
 
 
 def late_orders(
-    placed: Sequence[tuple[Shop, Decimal]], buyers: Sequence, *, rule: str = "R-T01", kind: str = "r_t01_ship"
+    placed: Sequence[tuple[Shop, Decimal]],
+    buyers: Sequence,
+    *,
+    rule: str = "R-T01",
+    kind: str = "r_t01_ship",
+    status: str = "paid",
 ) -> tuple[list[Order], list[Deadline]]:
-    """One paid order per (shop, total) in `placed`, its buyer taken in turn from `buyers`, with a
-    pending `rule` deadline due a minute ago: (orders, deadlines), in the same order."""
+    """One order per (shop, total) in `placed` (paid, or `status`: shipped for R-T16), its buyer taken
+    in turn from `buyers`, with a pending `rule` deadline due a minute ago: (orders, deadlines), in the
+    same order."""
     due_at = timezone.now() - dt.timedelta(minutes=1)
     paid_at = due_at - dt.timedelta(hours=72)
     orders = Order.objects.bulk_create(
@@ -23,7 +29,7 @@ def late_orders(
             Order(
                 shop=shop,
                 buyer=buyers[i % len(buyers)],
-                status="paid",
+                status=status,
                 total_amount=total,
                 paid_at=paid_at,
                 ship_by=due_at,

@@ -12,6 +12,7 @@ from bench import generate
 from core import rulebook
 from disputes import engine
 from disputes.models import Case
+from orders.models import Order
 from penalties.models import Penalty
 from tests.bench.late import late_orders
 from tests.factories import ShopFactory, UserFactory
@@ -21,6 +22,9 @@ from tests.factories import ShopFactory, UserFactory
 # 55 for 2,000 measured (91 when the action wrote a COPY per table, 99 before the order chains were
 # advanced in one statement). Per-row path: 21.6 per firing.
 BATCH_QUERIES_PER_DEADLINE = 0.028
+# R-T16 auto-confirm, batch path: about 10 statements per batch of 500 (the claim-and-lease, the
+# locks, the action's one statement, the mark, the asynchronous commit's SET LOCAL): 43 for 2,000.
+AUTO_CONFIRM_QUERIES_PER_DEADLINE = 0.022
 PER_ROW_QUERIES_PER_DEADLINE = 22
 # Bench 5: GET cases/ is a fixed number of queries whatever the page and its size: the page with its
 # capped count and its deadlines, one written-out statement on PostgreSQL (disputes/case_queue.py; the
@@ -46,6 +50,25 @@ def test_bench1_small_batch_sweep_stays_within_its_query_budget_per_fired_deadli
     assert Penalty.objects.filter(deadline_id__in=ids).count() == 2000
     per_deadline = len(ctx.captured_queries) / fired
     assert per_deadline <= BATCH_QUERIES_PER_DEADLINE, f"{len(ctx.captured_queries)} queries for {fired} firings"
+
+
+@pytest.mark.django_db
+def test_the_auto_confirm_sweep_stays_within_its_query_budget_per_fired_deadline():
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(20)]
+    shops = [ShopFactory() for _ in range(50)]
+    orders, _ = late_orders(
+        [(shops[i % 50], Decimal("66.00")) for i in range(2000)],
+        buyers,
+        rule="R-T16",
+        kind="r_t16_auto_confirm",
+        status="shipped",
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        fired = engine.enforce_deadlines(batch_size=500)
+    assert fired == 2000
+    assert Order.objects.filter(pk__in=[o.pk for o in orders], status="completed").count() == 2000
+    per_deadline = len(ctx.captured_queries) / fired
+    assert per_deadline <= AUTO_CONFIRM_QUERIES_PER_DEADLINE, f"{len(ctx.captured_queries)} for {fired} firings"
 
 
 @pytest.mark.django_db
