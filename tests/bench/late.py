@@ -18,11 +18,12 @@ def late_orders(
     rule: str = "R-T01",
     kind: str = "r_t01_ship",
     status: str = "paid",
+    due_at: dt.datetime | None = None,
 ) -> tuple[list[Order], list[Deadline]]:
     """One order per (shop, total) in `placed` (paid, or `status`: shipped for R-T16), its buyer taken
-    in turn from `buyers`, with a pending `rule` deadline due a minute ago: (orders, deadlines), in the
-    same order."""
-    due_at = timezone.now() - dt.timedelta(minutes=1)
+    in turn from `buyers`, with a pending `rule` deadline due a minute ago (or at `due_at`): (orders,
+    deadlines), in the same order."""
+    due_at = due_at or timezone.now() - dt.timedelta(minutes=1)
     paid_at = due_at - dt.timedelta(hours=72)
     orders = Order.objects.bulk_create(
         [

@@ -20,6 +20,7 @@ from disputes import engine
 from disputes.models import Deadline
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
+from tests.bench.late import late_orders
 from tests.factories import ShopFactory, UserFactory
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -439,35 +440,14 @@ R_T16 = rulebook.timer("R-T16")
 
 
 def _shipped_orders_with_due_confirm_deadlines(shop, buyers, *, due_at, statuses) -> list[Deadline]:
-    shipped_at = due_at - dt.timedelta(days=10)
-    orders = Order.objects.bulk_create(
-        [
-            Order(
-                shop=shop,
-                buyer=buyers[i % len(buyers)],
-                status=status,
-                total_amount=Decimal("30.00"),
-                paid_at=shipped_at - dt.timedelta(hours=5),
-                shipped_at=shipped_at,
-            )
-            for i, status in enumerate(statuses)
-        ]
+    """One order per status in `statuses` with an R-T16 clock due at `due_at`."""
+    orders, deadlines = late_orders(
+        [(shop, Decimal("30.00"))] * len(statuses), buyers, rule="R-T16", kind=R_T16.kind, due_at=due_at
     )
-    return Deadline.objects.bulk_create(
-        [
-            Deadline(
-                subject_kind="order",
-                subject_id=o.pk,
-                rule="R-T16",
-                kind=R_T16.kind,
-                started_at=shipped_at,
-                due_at=due_at,
-                duration_amount=10,
-                duration_unit="days",
-            )
-            for o in orders
-        ]
-    )
+    for order, status in zip(orders, statuses, strict=True):
+        order.status = status
+    Order.objects.bulk_update(orders, ["status"])
+    return deadlines
 
 
 def _confirm_effects(deadlines: list[Deadline]) -> list[dict]:
