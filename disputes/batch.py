@@ -525,6 +525,8 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
             if order.shop_id not in shops:
                 outcomes[d.pk] = DEFERRED
         due = [(d, order) for d, order in due if order.shop_id in shops]
+    if not due:
+        return outcomes
 
     code = R_P01.code
     points_for = {kind: R_P01.points_for(kind) for kind, _ in shops.values()}
