@@ -3,6 +3,7 @@ leaves, exactly once under concurrent sweepers, and a bad row falls back without
 
 import datetime as dt
 import threading
+from collections import Counter
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -543,3 +544,71 @@ def test_the_sweep_confirms_a_thousand_orders_in_batches_each_once():
     assert Order.objects.filter(pk__in=ids, status="completed").count() == 1000
     assert Event.objects.filter(action="order.auto_confirmed", subject_id__in=ids).count() == 1000
     assert all(chain.chain_verify(subject_kind="order", subject_id=pk) is None for pk in ids[::97])
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_and_buyers_confirming_at_once_complete_each_order_exactly_once():
+    """R-T16 batches against each other and against buyers confirming receipt (the order's lock decides):
+    every order completes once, with one completion event on a chain that verifies, and every clock
+    ends fired or cancelled, never both, never pending."""
+    from core.errors import InvalidTransition
+    from orders.services import order_confirm_receipt
+
+    assert connection.vendor == "postgresql", "concurrency is only meaningful on PostgreSQL"
+    buyers = [UserFactory(roles=["buyer"]) for _ in range(5)]
+    deadlines = []
+    for _ in range(6):
+        deadlines += _shipped_orders_with_due_confirm_deadlines(
+            _shop(), buyers, due_at=T0, statuses=["shipped"] * 100 + ["delivered"] * 100
+        )
+    ids = [d.subject_id for d in deadlines]
+    barrier = threading.Barrier(3)
+    fired: list[int] = []
+    confirmed: list[int] = []
+    errors: list[BaseException] = []
+
+    def sweeper():
+        try:
+            barrier.wait()
+            fired.append(engine.enforce_deadlines(now=T0 + dt.timedelta(seconds=1), batch_size=150))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def buyer():  # the buyers of every fifth order confirm receipt meanwhile, from the last (the sweep's first)
+        try:
+            barrier.wait()
+            for order in Order.objects.filter(pk__in=ids[::5]).select_related("buyer").order_by("-pk"):
+                try:
+                    order_confirm_receipt(order=order, actor=order.buyer)
+                    confirmed.append(order.pk)
+                except InvalidTransition:  # the sweep completed it first
+                    pass
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweeper), threading.Thread(target=sweeper), threading.Thread(target=buyer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert confirmed, "no buyer confirmed while the sweepers ran"
+    assert Order.objects.filter(pk__in=ids, status="completed").count() == len(ids)
+    completions = Event.objects.filter(
+        subject_kind="order", subject_id__in=ids, action__in=["order.auto_confirmed", "order.receipt_confirmed"]
+    )
+    assert completions.count() == len(ids)
+    assert completions.filter(action="order.receipt_confirmed").count() == len(confirmed)
+    statuses = Counter(Deadline.objects.filter(id__in=[d.pk for d in deadlines]).values_list("status", flat=True))
+    assert statuses == {"fired": len(ids) - len(confirmed), "cancelled": len(confirmed)}
+    assert sum(fired) == len(ids) - len(confirmed)
+    assert not Deadline.objects.filter(id__in=[d.pk for d in deadlines], status="fired").exclude(cancel_reason="")
+    assert Notification.objects.filter(kind="order.completed", subject_id__in=ids).count() == 2 * len(ids)
+    for order_id in ids[::37]:
+        assert chain.chain_verify(subject_kind="order", subject_id=order_id) is None
