@@ -6,6 +6,9 @@
   chain head) sent to PostgreSQL as one statement of data-modifying CTEs (a refund's filing, bench 4).
 - `insert_rows(model, rows)`: a batch's hundreds or thousands of rows, as plain dicts, by
   `COPY … FROM STDIN` (the sweeper's batches, bench 1).
+- `insert_select_sql(model, values, source)`: the SQL of an `INSERT … SELECT` whose rows a query makes,
+  for a batch written by one statement of several such inserts (R-T01 and R-T16 in disputes.batch), its
+  values passed as arrays (`array_literal`).
 
 Why `insert`: `bulk_create` builds its INSERT at every call (on PostgreSQL an UNNEST of one typed array per
 column), and for the one to three rows a transition writes that took longer than PostgreSQL takes to
@@ -304,8 +307,8 @@ def _default_literal(field: models.Field) -> str:
         return "true" if value else "false"
     if isinstance(value, int | Decimal):
         return str(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, str):  # the statement runs with parameters: a literal % is written %%
+        return "'" + value.replace("'", "''").replace("%", "%%") + "'"
     raise ValueError(f"{field.model.__name__}.{field.name}'s default {value!r} is not a plain value: name it")
 
 

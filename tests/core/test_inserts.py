@@ -258,3 +258,15 @@ def test_array_literal_arrives_as_the_values_given(values, sql_type):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT %s::{sql_type}[]", [array_literal(values)])
         assert cursor.fetchone()[0] == values
+
+
+def test_a_default_written_as_a_literal_arrives_as_it_is():
+    """insert_select_sql's defaults are literals in a statement run with parameters: quotes and % kept."""
+    from django.db import models
+
+    from core.inserts import _default_literal
+
+    literal = _default_literal(models.CharField(default="50% 'off' \\ %s"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {literal}, %s", [1])
+        assert cursor.fetchone() == ("50% 'off' \\ %s", 1)
