@@ -62,6 +62,31 @@ def _shop(kind="marketplace", staff=1):
     return shop
 
 
+def _at_once(*work) -> list:
+    """Run each callable in its own thread, all released together, each with its own connection:
+    their results, in order. Any error in one fails the caller."""
+    barrier = threading.Barrier(len(work))
+    results: list = [None] * len(work)
+    errors: list[BaseException] = []
+
+    def run(i, fn):
+        try:
+            barrier.wait()
+            results[i] = fn()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(work)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return results
+
+
 def _effects(deadlines: list[Deadline]) -> list[dict]:
     """What firing left behind for each deadline, with ids replaced by their roles."""
     out = []
@@ -254,35 +279,14 @@ def test_two_batch_sweepers_and_a_per_row_firer_fire_each_of_1200_deadlines_exac
         ids += [
             d.pk for d in _orders_with_due_ship_deadlines(shop, buyers, due_at=due, amounts=[Decimal("80.00")] * 100)
         ]
-    barrier = threading.Barrier(3)
-    fired: list[int] = []
-    errors: list[BaseException] = []
 
     def sweeper():
-        try:
-            barrier.wait()
-            fired.append(engine.enforce_deadlines(now=due + dt.timedelta(seconds=1), batch_size=150))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        return engine.enforce_deadlines(now=due + dt.timedelta(seconds=1), batch_size=150)
 
     def per_row():  # the API path (order_ship firing R-T01 late) meets the sweep: the status guard decides
-        try:
-            barrier.wait()
-            fired.append(sum(engine.deadline_fire(deadline_id=pk, by="order.ship") for pk in reversed(ids[::7])))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        return sum(engine.deadline_fire(deadline_id=pk, by="order.ship") for pk in reversed(ids[::7]))
 
-    threads = [threading.Thread(target=sweeper), threading.Thread(target=sweeper), threading.Thread(target=per_row)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert errors == []
+    fired = _at_once(sweeper, sweeper, per_row)
     assert sum(fired) == len(ids)
     assert Deadline.objects.filter(id__in=ids, status="fired").count() == len(ids)
     assert Penalty.objects.filter(deadline_id__in=ids).count() == len(ids)
@@ -563,41 +567,20 @@ def test_two_sweepers_and_buyers_confirming_at_once_complete_each_order_exactly_
             _shop(), buyers, due_at=T0, statuses=["shipped"] * 100 + ["delivered"] * 100
         )
     ids = [d.subject_id for d in deadlines]
-    barrier = threading.Barrier(3)
-    fired: list[int] = []
     confirmed: list[int] = []
-    errors: list[BaseException] = []
 
     def sweeper():
-        try:
-            barrier.wait()
-            fired.append(engine.enforce_deadlines(now=T0 + dt.timedelta(seconds=1), batch_size=150))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        return engine.enforce_deadlines(now=T0 + dt.timedelta(seconds=1), batch_size=150)
 
     def buyer():  # the buyers of every fifth order confirm receipt meanwhile, from the last (the sweep's first)
-        try:
-            barrier.wait()
-            for order in Order.objects.filter(pk__in=ids[::5]).select_related("buyer").order_by("-pk"):
-                try:
-                    order_confirm_receipt(order=order, actor=order.buyer)
-                    confirmed.append(order.pk)
-                except InvalidTransition:  # the sweep completed it first
-                    pass
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        for order in Order.objects.filter(pk__in=ids[::5]).select_related("buyer").order_by("-pk"):
+            try:
+                order_confirm_receipt(order=order, actor=order.buyer)
+                confirmed.append(order.pk)
+            except InvalidTransition:  # the sweep completed it first
+                pass
 
-    threads = [threading.Thread(target=sweeper), threading.Thread(target=sweeper), threading.Thread(target=buyer)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert errors == []
+    fired = _at_once(sweeper, sweeper, buyer)[:2]
     assert confirmed, "no buyer confirmed while the sweepers ran"
     assert Order.objects.filter(pk__in=ids, status="completed").count() == len(ids)
     completions = Event.objects.filter(
