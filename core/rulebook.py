@@ -184,6 +184,7 @@ TIMERS: dict[str, Timer] = {
             source="003",
             words="退款申请15天后,才可以要求淘宝客服介入处理",
             action="disputes.services.refunds.refund_intervention_gate",
+            batch_action="disputes.batch.refund_intervention_gate_batch",
         ),
         Timer(
             "R-T10",

@@ -718,3 +718,33 @@ def order_auto_confirm_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
 
 
 order_auto_confirm_batch.subject_fields = ("status",)  # type: ignore[attr-defined]
+
+
+# --- R-T09 -----------------------------------------------------------------------------------------
+
+
+def refund_intervention_gate_batch(
+    *, deadlines: Sequence[Deadline], subjects: dict[int, Any]
+) -> dict[int, BatchOutcome]:
+    """R-T09 opened for many refunds: what refunds.refund_intervention_gate does for one (the buyer's
+    notice that the platform may now be asked to intervene), one insert for the batch. Every refund
+    filed starts this clock: fifteen days after a peak of filings, as many fall due.
+
+    The engine holds the refunds' orders, the refunds and the deadlines locked."""
+    from .services.refunds import intervention_notice, intervention_opens
+
+    outcomes: dict[int, BatchOutcome] = {}
+    messages = []
+    for d in deadlines:
+        refund = subjects[d.subject_id]
+        if not intervention_opens(refund):
+            outcomes[d.pk] = f"noop: refund is {refund.status}"
+            continue
+        title, body = intervention_notice(refund.pk)
+        messages.append(([refund.buyer_id], "refund.intervention_open", title, body, "refund", refund.pk))
+        outcomes[d.pk] = "gate open"
+    notifications_many(messages=messages)
+    return outcomes
+
+
+refund_intervention_gate_batch.subject_fields = ("status", "buyer")  # type: ignore[attr-defined]

@@ -1043,16 +1043,22 @@ def refund_after_sales_timeout(*, deadline: Deadline, subject: Refund) -> str:
 
 def refund_intervention_gate(*, deadline: Deadline, subject: Refund) -> str:
     """R-T09: from now on the buyer may ask the platform to intervene."""
-    if not subject.is_open or subject.status == S.IN_ARBITRATION:
+    if not intervention_opens(subject):
         return f"noop: refund is {subject.status}"
-    notify(
-        users=[subject.buyer],
-        kind="refund.intervention_open",
-        title=f"退款 {subject.pk}:现在可以申请平台客服介入",
-        body=T["R-T09"].words,
-        subject=subject,
-    )
+    title, body = intervention_notice(subject.pk)
+    notify(users=[subject.buyer], kind="refund.intervention_open", title=title, body=body, subject=subject)
     return "gate open"
+
+
+def intervention_opens(refund: Refund) -> bool:
+    """R-T09's gate opens on a refund still open and not already before the platform (here and in
+    disputes.batch's R-T09 batch)."""
+    return refund.is_open and refund.status != S.IN_ARBITRATION
+
+
+def intervention_notice(refund_id: int) -> tuple[str, str]:
+    """The title and body of the buyer's notice that R-T09's gate opened."""
+    return f"退款 {refund_id}:现在可以申请平台客服介入", T["R-T09"].words
 
 
 def _late_replacement(order: Order, deadline: Deadline, *, refund: Refund | None) -> str:

@@ -18,7 +18,7 @@ from core import chain, rulebook
 from core.models import Event, Notification
 from core.services import event_record
 from disputes import engine
-from disputes.models import Deadline
+from disputes.models import Deadline, Refund
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from tests.bench.late import late_orders
@@ -595,3 +595,69 @@ def test_two_sweepers_and_buyers_confirming_at_once_complete_each_order_exactly_
     assert Notification.objects.filter(kind="order.completed", subject_id__in=ids).count() == 2 * len(ids)
     for order_id in ids[::37]:
         assert chain.chain_verify(subject_kind="order", subject_id=order_id) is None
+
+
+# --- R-T09: the intervention gate, one notice per refund filed ----------------------------------------
+
+
+def _refunds_with_their_gates(cast, statuses) -> list[Deadline]:
+    """One refund per status in `statuses` (filed through the service, then set to that status), each
+    with the R-T09 clock its filing started."""
+    from tests.disputes.helpers import T0 as FILED
+    from tests.disputes.helpers import file_refund, make_order
+
+    gates = []
+    for status in statuses:
+        refund = file_refund(cast, make_order(cast, "shipped"), at=FILED + dt.timedelta(days=2))
+        Refund.objects.filter(pk=refund.pk).update(status=status)
+        gates.append(Deadline.objects.get(subject_kind="refund", subject_id=refund.pk, rule="R-T09"))
+    return gates
+
+
+def _gate_effects(gates: list[Deadline]) -> list[tuple]:
+    out = []
+    for d in gates:
+        d.refresh_from_db()
+        refund = Refund.objects.get(pk=d.subject_id)
+        notices = Notification.objects.filter(
+            subject_kind="refund", subject_id=refund.pk, kind="refund.intervention_open"
+        )
+        out.append(
+            (
+                d.status,
+                d.outcome,
+                refund.status,
+                sorted(
+                    (n.user_id == refund.buyer_id, n.title.replace(f"退款 {refund.pk}:", "退款 <refund>:"), n.body)
+                    for n in notices
+                ),
+            )
+        )
+    return out
+
+
+@pytest.mark.django_db
+def test_the_intervention_gate_batch_leaves_exactly_the_rows_the_per_row_path_leaves(cast):
+    from tests.disputes.helpers import make_order
+
+    make_order(cast, "shipped")  # so that no refund's id is its order's
+    statuses = ["pending_seller", "seller_refused", "in_arbitration", "closed", "refunded"]
+    by_row, batched = _refunds_with_their_gates(cast, statuses), _refunds_with_their_gates(cast, statuses)
+    with time_machine.travel(by_row[0].due_at + dt.timedelta(minutes=1), tick=False):
+        for d in by_row:
+            assert engine.deadline_fire(deadline_id=d.pk) is True
+        with CaptureQueriesContext(connection) as ctx:
+            result = engine.deadlines_fire_batch(rule_id="R-T09", deadline_ids=[d.pk for d in batched])
+    assert (result.fired, result.rest) == (len(batched), [])
+    # the savepoint and its release, the heads, the refunds' orders read and locked, the refunds and the
+    # deadlines locked, the notices, the mark: 9, whatever the number of rows
+    assert len(ctx.captured_queries) <= 9
+    got, want = _gate_effects(batched), _gate_effects(by_row)
+    assert [row[1] for row in got] == [
+        "gate open",
+        "gate open",
+        "noop: refund is in_arbitration",
+        "noop: refund is closed",
+        "noop: refund is refunded",
+    ]
+    assert got == want
