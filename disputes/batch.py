@@ -6,6 +6,11 @@ deadlines and checked each is still pending; a batch action returns `{deadline_i
 None for a row it hands back to the per-row path (the reference for correctness). The per-row
 actions stay the definition of what a firing does; tests/disputes/test_sweep_batch.py checks both
 paths leave the same rows behind.
+
+The batch rules: R-T01 (late shipment) and R-T16 (auto-confirm) write their whole action with one
+statement of data-modifying CTEs, Python computing only what the rulebook defines and PostgreSQL
+hashing the audit events into their chains as core.chain does (`_EVENT_COLUMNS`, `_chain_ctes`);
+R-T09 (the intervention gate) writes its notices with one insert.
 """
 
 from __future__ import annotations
