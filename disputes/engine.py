@@ -238,6 +238,13 @@ RETURNING d.due_at, d.id, d.rule, d.subject_kind
 """
 
 
+def claimable(now: dt.datetime):
+    """What a claim locks, in the order it takes it: due (due_deadlines), oldest first, ties by id — the
+    order of the `deadline_due_pending_idx` index, so a claim reads its batch and stops however many rows
+    share one due time (tests/disputes/test_engine.py checks the plan). Inside a transaction."""
+    return due_deadlines(now).order_by("due_at", "id").select_for_update(skip_locked=True)
+
+
 def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
     """Claim up to `limit` due deadlines: `(id, rule, subject_kind)` each, in due order."""
     lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
@@ -245,7 +252,7 @@ def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
     with transaction.atomic():
         if own_transaction:
             _async_commit()  # a lease lost in a crash only makes the rows claimable again
-        due = due_deadlines(now).order_by("due_at", "id").select_for_update(skip_locked=True)
+        due = claimable(now)
         if connection.vendor != "postgresql":
             rows = list(due.values_list("id", "rule", "subject_kind")[:limit])
             if rows:

@@ -178,3 +178,47 @@ def test_a_deadline_whose_subject_moved_on_is_cancelled_never_fired():
         engine.enforce_deadlines()
     ship = Deadline.objects.get(subject_id=order.pk, kind="r_t01_ship")
     assert ship.status == "cancelled" and ship.fired_at is None
+
+
+@pytest.mark.django_db
+def test_a_claim_reads_its_batch_and_stops_however_many_rows_share_one_due_time():
+    """#9: a presale's orders share one ship-by date, so their R-T01 clocks fall due at the same
+    microsecond. The claim takes them oldest first, ties by id, straight from the due index: it reads
+    as many rows as it takes, never sorts them all (it once sorted 100,000 rows to take 500)."""
+    import json
+
+    from django.db import transaction
+
+    assert connection.vendor == "postgresql", "the plan is PostgreSQL's"
+    due_at = timezone.now() - dt.timedelta(minutes=1)
+    Deadline.objects.bulk_create(
+        Deadline(
+            subject_kind="order",
+            subject_id=i,
+            rule="R-T01",
+            kind="r_t01_ship",
+            started_at=due_at - dt.timedelta(hours=72),
+            due_at=due_at,
+            duration_amount=72,
+            duration_unit="hours",
+        )
+        for i in range(1, 5001)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Deadline._meta.db_table}")
+    with transaction.atomic():
+        sql, params = engine.claimable(timezone.now()).values("id")[:200].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+
+    def nodes(node):
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    every = list(nodes(plan[0]["Plan"]))
+    assert not [n["Node Type"] for n in every if "Sort" in n["Node Type"]]
+    scans = [n for n in every if n.get("Index Name") == "deadline_due_pending_idx"]
+    assert scans and scans[0]["Actual Rows"] <= 200
