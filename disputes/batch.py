@@ -30,6 +30,7 @@ from core.inserts import JSONText, array_literal, insert_rows, insert_select_sql
 from core.models import Event, EventChain, Notification
 from core.services import notification_rows
 from orders.models import Order, Shop
+from orders.services import COMPLETED_REASON, completed_notice, late_shipment_note, late_shipment_notice
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_window
 from penalties.services import compensation_for, sanction_terms, sanction_thresholds_reached
@@ -39,6 +40,7 @@ from .models import Deadline
 
 R_P01 = rulebook.PENALTIES["R-P01"]
 R_P11_END = rulebook.timer("R-P11")
+R_T01 = rulebook.timer("R-T01")
 R_T16 = rulebook.timer("R-T16")
 
 # --- audit events and notifications, many at once ------------------------------------------------
@@ -59,25 +61,44 @@ WHERE c.id = v.id
 """
 
 
-# Heads of subjects that get one event each, advanced in one statement: the link computed by
-# PostgreSQL with chain.link_sql (the formula of chain_append), a head started for a subject without one.
-_ADVANCE_ONCE_SQL = f"""
-WITH v AS (SELECT * FROM unnest(%(ids)s::bigint[], %(digests)s::text[]) AS v(sid, digest)),
-moved AS (
-    UPDATE {{table}} AS c
+def _table(model: type[Any]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _heads_ctes() -> str:
+    """The CTEs that advance the chain heads of the events of a statement's `ev` CTE (its columns
+    subject_kind, subject_id, digest; a subject at most once): `moved` advances the heads that exist,
+    the link computed by PostgreSQL with chain.link_sql (chain_append's formula), `started` starts the
+    others, `heads` is both: (subject_kind, subject_id, length, prev_hash, head_hash). %(genesis)s."""
+    heads = _table(EventChain)
+    return f"""moved AS (
+    UPDATE {heads} AS c
     SET length = c.length + 1, prev_hash = c.head_hash,
-        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "v.digest")}
-    FROM v WHERE c.subject_kind = %(kind)s AND c.subject_id = v.sid
-    RETURNING c.subject_id, c.length, c.prev_hash, c.head_hash
-),
-started AS (
-    INSERT INTO {{table}} (subject_kind, subject_id, length, prev_hash, head_hash)
-    SELECT %(kind)s, v.sid, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "v.digest")}
-    FROM v WHERE NOT EXISTS (SELECT 1 FROM moved WHERE moved.subject_id = v.sid)
-    RETURNING subject_id, length, prev_hash, head_hash
-)
-SELECT * FROM moved UNION ALL SELECT * FROM started
-"""  # noqa: S608 (the table and the expressions are constants; values travel as parameters)
+        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "ev.digest")}
+    FROM ev WHERE c.subject_kind = ev.subject_kind AND c.subject_id = ev.subject_id
+    RETURNING c.subject_kind, c.subject_id, c.length, c.prev_hash, c.head_hash
+), started AS (
+    INSERT INTO {heads} (subject_kind, subject_id, length, prev_hash, head_hash)
+    SELECT ev.subject_kind, ev.subject_id, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "ev.digest")}
+    FROM ev
+    WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.subject_kind = ev.subject_kind AND m.subject_id = ev.subject_id)
+    RETURNING subject_kind, subject_id, length, prev_hash, head_hash
+), heads AS (
+    SELECT * FROM moved UNION ALL SELECT * FROM started
+)"""  # noqa: S608 (the table and the expressions are constants; values travel as parameters)
+
+
+@functools.cache
+def _advance_once_sql() -> str:
+    """Heads of one kind's subjects that get one event each (`%(ids)s`, `%(digests)s`), advanced in
+    one statement (_heads_ctes); returns (subject_id, length, prev_hash, head_hash) each."""
+    return f"""
+WITH ev AS (
+    SELECT %(kind)s::text AS subject_kind, v.sid AS subject_id, v.digest
+    FROM unnest(%(ids)s::bigint[], %(digests)s::text[]) AS v(sid, digest)
+), {_heads_ctes()}
+SELECT subject_id, length, prev_hash, head_hash FROM heads
+"""  # noqa: S608 (the statement's parts are constants; values travel as parameters)
 
 
 def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fresh_kinds: Iterable[str] = ()) -> None:
@@ -125,7 +146,7 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
             elif kind in once:
                 digests = {r["subject_id"]: r["digest"] for r in rows if r["subject_kind"] == kind}
                 cursor.execute(
-                    _ADVANCE_ONCE_SQL.format(table=table),
+                    _advance_once_sql(),
                     {"ids": unique, "digests": [digests[i] for i in unique], "kind": kind, "genesis": chain.GENESIS},
                 )
                 linked = {subject_id: (length, prev, link) for subject_id, length, prev, link in cursor.fetchall()}
@@ -304,7 +325,6 @@ def _chain_ctes() -> str:
     (the link computed by chain.link_sql), `started` starts the others, `events` inserts the rows and
     returns one row each (the caller counts them). A subject may appear once in `ev`: one statement
     sees one version of a head. Parameters: %(at)s, %(genesis)s."""
-    heads = connection.ops.quote_name(EventChain._meta.db_table)
     events = insert_select_sql(
         Event,
         {
@@ -324,21 +344,7 @@ def _chain_ctes() -> str:
         "FROM ev JOIN heads h ON h.subject_kind = ev.subject_kind AND h.subject_id = ev.subject_id ORDER BY ev.n, ev.k",
         returning="1",
     )
-    return f"""), moved AS (
-    UPDATE {heads} AS c
-    SET length = c.length + 1, prev_hash = c.head_hash,
-        head_hash = {chain.link_sql("c.head_hash", "c.length + 1", "ev.digest")}
-    FROM ev WHERE c.subject_kind = ev.subject_kind AND c.subject_id = ev.subject_id
-    RETURNING c.subject_kind, c.subject_id, c.length, c.prev_hash, c.head_hash
-), started AS (
-    INSERT INTO {heads} (subject_kind, subject_id, length, prev_hash, head_hash)
-    SELECT ev.subject_kind, ev.subject_id, 1, %(genesis)s, {chain.link_sql("%(genesis)s", "1", "ev.digest")}
-    FROM ev
-    WHERE NOT EXISTS (SELECT 1 FROM moved m WHERE m.subject_kind = ev.subject_kind AND m.subject_id = ev.subject_id)
-    RETURNING subject_kind, subject_id, length, prev_hash, head_hash
-), heads AS (
-    SELECT * FROM moved UNION ALL SELECT * FROM started
-), events AS ({events}"""  # noqa: S608 (tables and expressions from the models and core.chain)
+    return f"""), {_heads_ctes()}, events AS ({events}"""
 
 
 # --- R-T01 -----------------------------------------------------------------------------------------
@@ -368,11 +374,6 @@ def _r_t01_statement() -> str:
     the orders' chain heads advanced or started and the penalties' started, the notifications. Returns
     each firing's penalty id by position and the number of events written (the caller checks it).
     The columns and the link formula come from the models and core.chain; every value is a parameter."""
-    from django.db.models import Model
-
-    def q(model: type[Model]) -> str:
-        return connection.ops.quote_name(model._meta.db_table)
-
     staff = Shop.staff.through
     staff_shop, staff_user = (staff._meta.get_field(f).column for f in ("shop", "user"))  # type: ignore[union-attr]
     arrays = ", ".join(f"%({name})s::{sql_type}[]" for name, sql_type in _R_T01_INPUT)
@@ -458,7 +459,7 @@ def _r_t01_statement() -> str:
         f"""FROM due CROSS JOIN LATERAL (
             SELECT DISTINCT x.id FROM (
                 SELECT due.buyer UNION ALL SELECT due.owner
-                UNION ALL SELECT st.{staff_user} FROM {q(staff)} st WHERE st.{staff_shop} = due.shop
+                UNION ALL SELECT st.{staff_user} FROM {_table(staff)} st WHERE st.{staff_shop} = due.shop
             ) AS x(id) WHERE x.id IS NOT NULL
         ) AS u ORDER BY due.n""",  # noqa: S608 (names from the models' metadata)
     )
@@ -517,8 +518,7 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     # concurrent sweepers fire disjoint shops side by side. Only when every shop is held does the
     # batch wait for them (ascending, as every writer does), so a sweep always moves on.
     wanted = sorted({o.shop_id for _, o in due})
-    table = connection.ops.quote_name(Shop._meta.db_table)
-    lock = f"SELECT id, kind, owner_id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608
+    lock = f"SELECT id, kind, owner_id FROM {_table(Shop)} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(lock + " SKIP LOCKED", [wanted])
         shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
@@ -536,15 +536,18 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     code = R_P01.code
     points_for = {kind: R_P01.points_for(kind) for kind, _ in shops.values()}
     tz = timezone.get_current_timezone()
-    due_texts: dict[dt.datetime, tuple[str, str]] = {}  # local due time, to the second and minute: often shared
+    due_local: dict[dt.datetime, tuple[dt.datetime, str]] = {}  # local due time and the note: often shared
     columns: dict[str, list] = {name: [] for name, _ in _R_T01_INPUT}
     for d, order in due:
         kind, owner = shops[order.shop_id]
         amount, form = compensation_for(code=code, shop_kind=kind, base=order.total_amount)
-        if (texts := due_texts.get(d.due_at)) is None:
-            local = d.due_at.astimezone(tz)
-            texts = due_texts[d.due_at] = (f"{local:%Y-%m-%d %H:%M:%S}", f"{local:%Y-%m-%d %H:%M}")
+        if (local := due_local.get(d.due_at)) is None:
+            at = d.due_at.astimezone(tz)
+            local = due_local[d.due_at] = (at, late_shipment_note(rule=R_T01.id, due_local=at))
         points = points_for[kind]
+        title, body = late_shipment_notice(
+            order_id=order.pk, rule=R_T01.id, due_local=local[0], points=points, amount=amount, form=form
+        )
         columns["deadline"].append(d.pk)
         columns["order_id"].append(order.pk)
         columns["shop"].append(order.shop_id)
@@ -554,11 +557,9 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
         columns["amount"].append(str(amount))
         columns["form"].append(form)
         columns["currency"].append(LedgerMovement.Currency.POINTS if form == Penalty.Form.POINTS else "CNY")
-        columns["note"].append(f"R-T01 ship_by {texts[0]}"[:300])
-        columns["title"].append(f"订单 {order.pk} 延迟发货 (R-T01)")
-        columns["body"].append(
-            f"卖家未在 {texts[1]} 前发货:扣 {points} 分,违约金 {amount} ({form})。买家可申请延迟发货退款。"
-        )
+        columns["note"].append(local[1][:300])
+        columns["title"].append(title)
+        columns["body"].append(body)
     # R-P11, read before the batch's own penalties are written: where each shop crosses a threshold.
     crossings = sanctions_due(
         points=list(zip(columns["shop"], columns["points"], strict=True)), point_class=R_P01.point_class, at=now
@@ -619,11 +620,6 @@ def _r_t16_statement() -> str:
     """R-T16's action for a batch in one statement (order_auto_confirm_batch): the orders completed,
     their other auto-confirm clocks cancelled, the `order.auto_confirmed` events on their chains, the
     buyer's and the owner's notices. Returns the numbers of orders, events and notices written."""
-    from django.db.models import Model
-
-    def q(model: type[Model]) -> str:
-        return connection.ops.quote_name(model._meta.db_table)
-
     notices = insert_select_sql(
         Notification,
         {
@@ -646,12 +642,12 @@ WITH due AS MATERIALIZED (
     SELECT v.deadline, v.order_id, v.before, v.title, v.body, v.n, o.buyer_id AS buyer, s.owner_id AS owner
     FROM unnest(%(deadline)s::bigint[], %(order_id)s::bigint[], %(before)s::text[], %(title)s::text[],
                 %(body)s::text[]) WITH ORDINALITY AS v(deadline, order_id, before, title, body, n)
-    JOIN {q(Order)} o ON o.id = v.order_id JOIN {q(Shop)} s ON s.id = o.shop_id
+    JOIN {_table(Order)} o ON o.id = v.order_id JOIN {_table(Shop)} s ON s.id = o.shop_id
 ), completed AS (
-    UPDATE {q(Order)} AS o SET status = %(completed)s, completed_at = %(at)s, updated_at = %(at)s
+    UPDATE {_table(Order)} AS o SET status = %(completed)s, completed_at = %(at)s, updated_at = %(at)s
     FROM due WHERE o.id = due.order_id RETURNING 1
 ), cancelled AS (
-    UPDATE {q(Deadline)} AS d
+    UPDATE {_table(Deadline)} AS d
     SET status = %(cancelled)s, cancelled_at = %(at)s, cancel_reason = %(reason)s, not_before = NULL
     FROM due WHERE d.subject_kind = 'order' AND d.subject_id = due.order_id AND d.kind = %(kind)s
       AND d.status = %(pending)s AND NOT (d.id = ANY(%(deadline)s::bigint[]))
@@ -676,8 +672,6 @@ def order_auto_confirm_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     after shipment this is the rule with the most firings: every order the buyer did not confirm.
 
     The engine holds the orders' and the deadlines' locks; nothing else is locked (no shop, no R-P11)."""
-    from orders.services import COMPLETED_REASON, completed_notice
-
     now = timezone.now()
     outcomes: dict[int, BatchOutcome] = {}
     columns: dict[str, list] = {"deadline": [], "order_id": [], "before": [], "title": [], "body": []}

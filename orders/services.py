@@ -176,11 +176,7 @@ def order_late_shipment_penalise(*, order: Order, deadline: Deadline, actor=None
         beneficiary=order.buyer,
         base_amount=order.total_amount,
         deadline=deadline,
-        note=(
-            f"R-T01 ship_by {timezone.localtime(deadline.due_at):%Y-%m-%d %H:%M:%S}"
-            if rule == R_T01.id
-            else f"{rule} replacement shipped late"
-        ),
+        note=late_shipment_note(rule=rule, due_local=timezone.localtime(deadline.due_at)),
     )
     event_record(
         subject=order,
@@ -195,19 +191,35 @@ def order_late_shipment_penalise(*, order: Order, deadline: Deadline, actor=None
             "compensation": str(penalty.compensation_amount),
         },
     )
-    what = "发货" if rule == R_T01.id else "发出换货新商品"
-    notify(
-        users=[order.buyer, *_shop_people(order.shop)],
-        kind="order.late_shipment",
-        title=f"订单 {order.pk} 延迟{what} ({rule})",
-        body=(
-            f"卖家未在 {timezone.localtime(deadline.due_at):%Y-%m-%d %H:%M} 前{what}:扣 {penalty.points} 分,"
-            f"违约金 {penalty.compensation_amount} ({penalty.compensation_form})。"
-            + ("买家可申请延迟发货退款。" if rule == R_T01.id else "")
-        ),
-        subject=order,
+    title, body = late_shipment_notice(
+        order_id=order.pk,
+        rule=rule,
+        due_local=timezone.localtime(deadline.due_at),
+        points=penalty.points,
+        amount=penalty.compensation_amount,
+        form=penalty.compensation_form,
     )
+    people = [order.buyer, *_shop_people(order.shop)]
+    notify(users=people, kind="order.late_shipment", title=title, body=body, subject=order)
     return penalty
+
+
+def late_shipment_note(*, rule: str, due_local: dt.datetime) -> str:
+    """The note of a late shipment's penalty (here and in disputes.batch's R-T01 batch)."""
+    return f"R-T01 ship_by {due_local:%Y-%m-%d %H:%M:%S}" if rule == R_T01.id else f"{rule} replacement shipped late"
+
+
+def late_shipment_notice(
+    *, order_id: int, rule: str, due_local: dt.datetime, points: int, amount: Decimal, form: str
+) -> tuple[str, str]:
+    """The title and body of the notice of a late shipment (R-T01) or replacement (R-T21), to the buyer
+    and the shop's people (here and in disputes.batch's R-T01 batch)."""
+    what = "发货" if rule == R_T01.id else "发出换货新商品"
+    return (
+        f"订单 {order_id} 延迟{what} ({rule})",
+        f"卖家未在 {due_local:%Y-%m-%d %H:%M} 前{what}:扣 {points} 分,违约金 {amount} ({form})。"
+        + ("买家可申请延迟发货退款。" if rule == R_T01.id else ""),
+    )
 
 
 def order_ship_timeout(*, deadline: Deadline, subject: Order) -> str:
