@@ -234,7 +234,7 @@ def _async_commit() -> None:
 
 _CLAIM_SQL = """
 UPDATE {table} AS d SET not_before = %s FROM ({inner}) AS c WHERE d.id = c.id
-RETURNING d.due_at, d.id, d.rule, d.subject_kind
+RETURNING d.due_at, d.id, d.rule, d.subject_kind, d.subject_id
 """
 
 
@@ -245,8 +245,8 @@ def claimable(now: dt.datetime):
     return due_deadlines(now).order_by("due_at", "id").select_for_update(skip_locked=True)
 
 
-def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
-    """Claim up to `limit` due deadlines: `(id, rule, subject_kind)` each, in due order."""
+def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str, int]]:
+    """Claim up to `limit` due deadlines: `(id, rule, subject_kind, subject_id)` each, in due order."""
     lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
     own_transaction = not connection.in_atomic_block
     with transaction.atomic():
@@ -254,7 +254,7 @@ def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
             _async_commit()  # a lease lost in a crash only makes the rows claimable again
         due = claimable(now)
         if connection.vendor != "postgresql":
-            rows = list(due.values_list("id", "rule", "subject_kind")[:limit])
+            rows = list(due.values_list("id", "rule", "subject_kind", "subject_id")[:limit])
             if rows:
                 Deadline.objects.filter(id__in=[r[0] for r in rows]).update(not_before=timezone.now() + lease)
             return rows
@@ -265,7 +265,7 @@ def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str]]:
                 _CLAIM_SQL.format(table=Deadline._meta.db_table, inner=inner), [timezone.now() + lease, *params]
             )
             claimed = sorted(cursor.fetchall())
-    return [(pk, rule, kind) for _, pk, rule, kind in claimed]
+    return [(pk, rule, kind, subject_id) for _, pk, rule, kind, subject_id in claimed]
 
 
 def deadlines_claim(*, now: dt.datetime, limit: int) -> list[int]:
@@ -356,14 +356,19 @@ DEFERRED = _Deferred()
 BatchOutcome = str | None | _Deferred
 
 
-def deadlines_fire_batch(*, rule_id: str, deadline_ids: Sequence[int], by: str = "sweep") -> BatchFired:
+def deadlines_fire_batch(
+    *, rule_id: str, deadline_ids: Sequence[int], by: str = "sweep", heads: Sequence[tuple[int, str, int]] | None = None
+) -> BatchFired:
     """Fire the claimed deadlines of one rule (and one subject kind) together, in one transaction,
     through the rule's `batch_action`. The rows it leaves (handed back, or all of them when the batch
     raised) are returned in `rest` for the per-row path, which is the reference for correctness.
 
     With `DEADLINE_SWEEP_ASYNC_COMMIT` (default on) the batch's own transaction commits without
     waiting for its WAL flush: the sweep has no effect outside its transaction, so a commit lost in a
-    crash loses the firing and its `fired` mark together, and the lease fires it again — never twice."""
+    crash loses the firing and its `fired` mark together, and the lease fires it again — never twice.
+
+    `heads`: `(id, subject_kind, subject_id)` of the deadlines as the claim returned them (neither ever
+    changes), so that they are not read again; without them the batch reads them."""
     timer = rulebook.timer(rule_id)
     if not timer.batch_action or connection.vendor != "postgresql" or not deadline_ids:
         return BatchFired(rest=list(deadline_ids))
@@ -373,7 +378,7 @@ def deadlines_fire_batch(*, rule_id: str, deadline_ids: Sequence[int], by: str =
         with transaction.atomic():
             if own_transaction:
                 _async_commit()
-            return _fire_batch(timer=timer, batch_action=batch_action, deadline_ids=deadline_ids, by=by)
+            return _fire_batch(timer=timer, batch_action=batch_action, deadline_ids=deadline_ids, by=by, heads=heads)
     except Exception as exc:  # the per-row path fires the good rows and records the bad one's error
         logger.warning("batch of %s %s deadlines failed, firing row by row: %s", len(deadline_ids), rule_id, exc)
         if connection.needs_rollback or not connection.is_usable():
@@ -417,13 +422,16 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     return instances
 
 
-def _fire_batch(*, timer, batch_action, deadline_ids: Sequence[int], by: str) -> BatchFired:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, subject_kind, subject_id FROM {Deadline._meta.db_table} WHERE id = ANY(%s)",  # noqa: S608
-            [list(deadline_ids)],
-        )
-        heads = cursor.fetchall()
+def _fire_batch(
+    *, timer, batch_action, deadline_ids: Sequence[int], by: str, heads: Sequence[tuple[int, str, int]] | None
+) -> BatchFired:
+    if heads is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, subject_kind, subject_id FROM {Deadline._meta.db_table} WHERE id = ANY(%s)",  # noqa: S608
+                [list(deadline_ids)],
+            )
+            heads = cursor.fetchall()
     kinds = {kind for _, kind, _ in heads}
     if len(kinds) != 1:
         return BatchFired(rest=list(deadline_ids))
@@ -494,16 +502,17 @@ def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) ->
     result = SweepResult()
     rows = _claim(now=now, limit=batch_size or settings.DEADLINE_BATCH_SIZE)
     result.claimed = len(rows)
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str], list[tuple[int, str, int]]] = {}
     singles: list[int] = []
-    for deadline_id, rule_id, kind in rows:
+    for deadline_id, rule_id, kind, subject_id in rows:
         timer = rulebook.TIMERS.get(rule_id)
         if timer is not None and timer.batch_action:
-            groups.setdefault((rule_id, kind), []).append(deadline_id)
+            groups.setdefault((rule_id, kind), []).append((deadline_id, kind, subject_id))
         else:
             singles.append(deadline_id)
-    for (rule_id, _kind), ids in groups.items():
-        batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids)
+    for (rule_id, _kind), heads in groups.items():
+        ids = [pk for pk, _, _ in heads]
+        batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids, heads=heads)
         result.fired += batch.fired
         result.batched += batch.fired
         result.deferred += batch.deferred

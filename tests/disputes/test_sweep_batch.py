@@ -415,6 +415,60 @@ def test_a_shop_holding_every_threshold_earns_no_more_and_a_lifted_one_is_earned
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("resets", [["A", "B"], []])
+def test_r_p11_reads_of_a_batch_count_the_points_and_sanctions_as_the_selectors_do(settings, resets):
+    """The batch's written-out R-P11 reads (disputes.batch) against penalties.selectors.shop_points and
+    the ORM: active penalties of the year only where the class resets (R-P10), all up to the year's
+    end where it does not; revoked ones, other classes, other shops and lifted sanctions left out."""
+    from disputes.batch import _imposed_thresholds, _points_by_shop
+    from penalties.selectors import shop_points
+
+    settings.RULEBOOK_DECISIONS = {**getattr(settings, "RULEBOOK_DECISIONS", {}), "R-P10.yearly_reset_classes": resets}
+    shops = [_shop(), _shop(), _shop()]
+    for days_ago, shop, points, point_class, status in [
+        (400, shops[0], 5, "A", "active"),  # last year
+        (10, shops[0], 3, "A", "active"),
+        (5, shops[0], 2, "A", "revoked"),
+        (3, shops[0], 7, "B", "active"),
+        (2, shops[1], 4, "A", "active"),
+        (800, shops[1], 6, "A", "active"),
+    ]:
+        with time_machine.travel(T0 - dt.timedelta(days=days_ago), tick=False):
+            Penalty.objects.create(
+                shop=shop,
+                code="r_p06",
+                points=points,
+                point_class=point_class,
+                status=status,
+                source_kind="shop",
+                source_id=shop.pk,
+            )
+    for shop, point_class, threshold, status in [
+        (shops[0], "A", 12, "active"),
+        (shops[0], "A", 24, "lifted"),
+        (shops[1], "B", 12, "active"),
+    ]:
+        Sanction.objects.create(
+            shop=shop,
+            point_class=point_class,
+            threshold=threshold,
+            year=T0.year,
+            kind="warning",
+            status=status,
+            starts_at=T0,
+            penalty=Penalty.objects.filter(shop=shop).first(),
+        )
+    ids = [shop.pk for shop in shops]
+    for point_class in ("A", "B"):
+        read = dict(_points_by_shop(ids, point_class=point_class, year=T0.year))
+        expected = {s.pk: shop_points(shop=s, point_class=point_class, year=T0.year) for s in shops}
+        assert {pk: read.get(pk, 0) for pk in ids} == expected
+    assert dict(_points_by_shop(ids, point_class="A", year=T0.year))[shops[0].pk] == (3 if resets else 8)
+    assert sorted(_imposed_thresholds(ids, point_class="A", year=T0.year)) == [(shops[0].pk, 12)]
+    assert sorted(_imposed_thresholds(ids, point_class="B", year=T0.year)) == [(shops[1].pk, 12)]
+
+
+@pytest.mark.django_db
 def test_a_batch_locks_its_rows_as_instances_holding_the_named_fields_and_loading_the_rest_on_read():
     """engine._lock_instances builds the locked rows without Model.__init__: they must behave as rows
     loaded with .only() — the named fields read without a query, any other one loaded when read,
