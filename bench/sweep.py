@@ -194,13 +194,16 @@ def sweep(
     return fired, seconds, samples
 
 
-def lateness(*, rate: float, seconds: float, workers: int, interval: float, orders: tuple[int, int]) -> dict:
+def lateness(
+    *, rate: float, seconds: float, workers: int, interval: float, orders: tuple[int, int], clean: bool = False
+) -> dict:
     """Bench 3: a feeder makes `rate` deadlines per second fall due (X-B01) for `seconds` while the
-    workers sweep once per `interval`; returns p50/p99/max of fired_at - due_at."""
+    workers sweep once per `interval`; returns p50/p99/max of fired_at - due_at. `clean`: vacuum
+    first instead of only analysing (what earlier benches left behind cleared, as autovacuum would)."""
     from django.utils import timezone
 
     reset_orders(orders)
-    analyze()
+    vacuum() if clean else analyze()
     first = max_deadline_id() + 1
     until = time.time() + seconds + interval * 2
     ctx = mp.get_context("spawn")
