@@ -225,7 +225,7 @@ def main() -> None:
         # From a vacuumed database, as bench 1's sweeps and bench 2's start (autovacuum's work between
         # bursts on a production server; this one runs without it): after bench 1, a claim waded
         # through the dead versions and index entries of its sweeps (RUN19: p99 6.37 s at 8,970/s;
-        # the same feed 5.50 s unvacuumed and 2.05 s vacuumed, 12:5x UTC). Within the 40 s nothing
+        # the same feed 5.50 s unvacuumed and 2.05 s vacuumed, measured alone). Within the 40 s nothing
         # is vacuumed: the fired rows' dead entries pile up as they would between two autovacuums.
         res = sweep.lateness(rate=rate, seconds=seconds, workers=2, interval=interval, orders=span, clean=True)
         ok = res["p99"] <= interval + 2
