@@ -10,22 +10,12 @@ of the table, so every deployment has them. PostgreSQL only.
 
 from django.db import migrations
 
-TABLE = "core_eventchain"
-
-
-def set_autovacuum(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"ALTER TABLE {TABLE} SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02)"
-        )
-
-
-def reset_autovacuum(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)")
+from core.storage import table_storage
 
 
 class Migration(migrations.Migration):
     dependencies = [("core", "0007_eventchain_fillfactor")]
 
-    operations = [migrations.RunPython(set_autovacuum, reset_autovacuum)]
+    operations = [
+        table_storage("core_eventchain", autovacuum_vacuum_scale_factor=0.01, autovacuum_analyze_scale_factor=0.02),
+    ]

@@ -12,22 +12,12 @@ them). PostgreSQL only.
 
 from django.db import migrations
 
-TABLE = "disputes_deadline"
-
-
-def set_autovacuum(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"ALTER TABLE {TABLE} SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_analyze_scale_factor = 0.02)"
-        )
-
-
-def reset_autovacuum(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"ALTER TABLE {TABLE} RESET (autovacuum_vacuum_scale_factor, autovacuum_analyze_scale_factor)")
+from core.storage import table_storage
 
 
 class Migration(migrations.Migration):
     dependencies = [("disputes", "0006_deadline_due_index_with_id")]
 
-    operations = [migrations.RunPython(set_autovacuum, reset_autovacuum)]
+    operations = [
+        table_storage("disputes_deadline", autovacuum_vacuum_scale_factor=0.01, autovacuum_analyze_scale_factor=0.02),
+    ]
