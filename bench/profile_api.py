@@ -96,7 +96,8 @@ def main() -> None:
         f"{args.what} {PATHS[args.what]}: {n} requests, mean {total / n * 1000:.2f} ms, "
         f"p50 {times[n // 2] * 1000:.2f} ms, p95 {times[int(n * 0.95)] * 1000:.2f} ms; "
         f"{sql['n'] / n:.1f} statements per request, SQL {sql['s'] / n * 1000:.2f} ms, "
-        f"Python {(total - sql['s']) / n * 1000:.2f} ms; this process's CPU {cpu / n * 1000:.2f} ms"
+        f"Python {(total - sql['s']) / n * 1000:.2f} ms; this process's CPU {cpu / n * 1000:.2f} ms "
+        f"({sql['cpu'] / n * 1000:.2f} ms of it inside the statements' calls)"
     )
     for key, (count, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"  {spent / n * 1000:6.3f} ms {count / n:4.1f}x  {key}")
