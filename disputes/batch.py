@@ -32,7 +32,7 @@ from core.services import notification_rows
 from orders.models import Order, Shop
 from orders.services import COMPLETED_REASON, completed_notice, late_shipment_note, late_shipment_notice
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
-from penalties.selectors import natural_year, points_window, year_bounds
+from penalties.selectors import natural_year, points_bounds, points_window
 from penalties.services import compensation_for, sanction_terms, sanction_thresholds_reached
 
 from .engine import DEFERRED, BatchOutcome, deadline_fields
@@ -235,16 +235,15 @@ def _imposed_thresholds(shops: Sequence[int], *, point_class: str, year: int) ->
 
 def _points_by_shop(shops: Sequence[int], *, point_class: str, year: int) -> list[tuple[int, int]]:
     """`(shop_id, points)` of the shops' active penalties counted in `year` (penalties.selectors
-    points_window: the year's, or all up to its end for a class that does not reset)."""
+    points_bounds: the year's, or all up to its end for a class that does not reset)."""
     if connection.vendor != "postgresql":
         qs = Penalty.objects.filter(shop_id__in=shops, point_class=point_class, status=Penalty.Status.ACTIVE)
         qs = qs.filter(points_window(point_class=point_class, year=year))
         return list(qs.values("shop_id").annotate(s=Sum("points")).values_list("shop_id", "s"))
-    start, end = year_bounds(year)
-    resets = point_class in rulebook.resolve(rulebook.YEARLY_RESET_CLASSES)
-    sql = _POINTS_SQL.format(since=" AND issued_at >= %s" if resets else "")
+    start, end = points_bounds(point_class=point_class, year=year)
+    sql = _POINTS_SQL.format(since="" if start is None else " AND issued_at >= %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(shops), point_class, Penalty.Status.ACTIVE, end, *([start] if resets else [])])
+        cursor.execute(sql, [list(shops), point_class, Penalty.Status.ACTIVE, end, *([] if start is None else [start])])
         return cursor.fetchall()
 
 

@@ -31,13 +31,18 @@ def year_bounds(year: int) -> tuple[dt.datetime, dt.datetime]:
     return dt.datetime(year, 1, 1, tzinfo=CHINA), dt.datetime(year + 1, 1, 1, tzinfo=CHINA)
 
 
-def points_window(*, point_class: str, year: int) -> Q:
-    """Which penalties count towards `point_class` points of `year`: that year's, or all up to its end
-    for a class that does not reset (R-P10, `YEARLY_RESET_CLASSES`)."""
+def points_bounds(*, point_class: str, year: int) -> tuple[dt.datetime | None, dt.datetime]:
+    """[start, end) of the issue times whose penalties count towards `point_class` points of `year`:
+    that year, or everything up to its end (start None) for a class that does not reset (R-P10,
+    `YEARLY_RESET_CLASSES`)."""
     start, end = year_bounds(year)
-    if point_class in rulebook.resolve(rulebook.YEARLY_RESET_CLASSES):
-        return Q(issued_at__gte=start, issued_at__lt=end)
-    return Q(issued_at__lt=end)
+    return (start if point_class in rulebook.resolve(rulebook.YEARLY_RESET_CLASSES) else None), end
+
+
+def points_window(*, point_class: str, year: int) -> Q:
+    """Which penalties count towards `point_class` points of `year` (`points_bounds`), as a filter."""
+    start, end = points_bounds(point_class=point_class, year=year)
+    return Q(issued_at__lt=end) if start is None else Q(issued_at__gte=start, issued_at__lt=end)
 
 
 def shop_points(*, shop: Shop, point_class: str, year: int) -> int:
