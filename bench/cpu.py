@@ -11,6 +11,9 @@ belongs to; pgbench, bound by the flush, leaves them largely idle.
     ...                             # the measured work
     w.stop()
     w.share, w.per(fired)           # 0.97 of the cores busy, 482 µs of CPU per firing
+
+`Backend` reads the CPU of the PostgreSQL backend serving one connection (the server's share of the
+work the in-process tools, `bench.profile` and `bench.profile_api`, send through it).
 """
 
 from __future__ import annotations
@@ -55,3 +58,38 @@ class Window:
     def per(self, units: float) -> float:
         """Busy CPU in µs per unit of work."""
         return self.busy / units * 1e6 if units else 0.0
+
+
+def process_cpu(pid: int) -> float:
+    """Seconds of CPU (user and system) process `pid` of this machine has spent since it started."""
+    with open(f"/proc/{pid}/stat") as f:
+        # After the command name's closing parenthesis: the state (field 3), ..., utime (14), stime (15).
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Backend:
+    """The CPU spent by the PostgreSQL backend of a Django connection between `start()` and `stop()`
+    (the server on this machine; its process read from /proc). The WAL writer's and other server
+    processes' work is not in it; a commit's flush, done by the backend, is mostly waiting."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.cpu = 0.0
+
+    def _pid(self) -> int:
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return int(cursor.fetchone()[0])
+
+    def start(self) -> Backend:
+        self._pid_at_start = self._pid()
+        self._cpu = process_cpu(self._pid_at_start)
+        return self
+
+    def stop(self) -> Backend:
+        pid = self._pid()
+        if pid != self._pid_at_start:
+            raise RuntimeError("the connection was reopened in the window: its backend's CPU cannot be read")
+        self.cpu = process_cpu(pid) - self._cpu
+        return self

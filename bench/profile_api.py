@@ -46,7 +46,7 @@ def main() -> None:
     from django.db import connection
     from django.test import Client
 
-    from bench import api, queues
+    from bench import api, cpu, queues
     from bench.profile import StatementTimer
 
     prep = api.prepare(args.n + 20 if args.what in POSTS else 1)
@@ -78,7 +78,8 @@ def main() -> None:
     sql, by_statement = timer.totals, timer.by_statement
     prof = cProfile.Profile() if args.cprofile else None
     times = []
-    cpu = time.process_time()  # this process's own CPU (Python, and the client's share): readable on a busy machine
+    server = cpu.Backend(connection).start()  # the PostgreSQL backend's CPU: the server's share
+    own = time.process_time()  # this process's own CPU (Python, and the client's share): readable on a busy machine
     with connection.execute_wrapper(timer):
         if prof:
             prof.enable()
@@ -88,7 +89,8 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         if prof:
             prof.disable()
-    cpu = time.process_time() - cpu
+    own = time.process_time() - own
+    server.stop()
     total = sum(times)
     times.sort()
     n = args.n
@@ -96,8 +98,9 @@ def main() -> None:
         f"{args.what} {PATHS[args.what]}: {n} requests, mean {total / n * 1000:.2f} ms, "
         f"p50 {times[n // 2] * 1000:.2f} ms, p95 {times[int(n * 0.95)] * 1000:.2f} ms; "
         f"{sql['n'] / n:.1f} statements per request, SQL {sql['s'] / n * 1000:.2f} ms, "
-        f"Python {(total - sql['s']) / n * 1000:.2f} ms; this process's CPU {cpu / n * 1000:.2f} ms "
-        f"({sql['cpu'] / n * 1000:.2f} ms of it inside the statements' calls)"
+        f"Python {(total - sql['s']) / n * 1000:.2f} ms; this process's CPU {own / n * 1000:.2f} ms "
+        f"({sql['cpu'] / n * 1000:.2f} ms of it inside the statements' calls), "
+        f"its PostgreSQL backend's CPU {server.cpu / n * 1000:.2f} ms"
     )
     for key, (count, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"  {spent / n * 1000:6.3f} ms {count / n:4.1f}x  {key}")
