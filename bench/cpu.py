@@ -60,12 +60,14 @@ class Window:
         return self.busy / units * 1e6 if units else 0.0
 
 
-def process_cpu(pid: int) -> float:
-    """Seconds of CPU (user and system) process `pid` of this machine has spent since it started."""
+def process_times(pid: int) -> tuple[float, float]:
+    """Seconds of CPU process `pid` of this machine has spent since it started: in user mode, and in
+    the kernel on its behalf (system calls: a commit's flush, the socket)."""
     with open(f"/proc/{pid}/stat") as f:
         # After the command name's closing parenthesis: the state (field 3), ..., utime (14), stime (15).
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 class Backend:
@@ -75,7 +77,7 @@ class Backend:
 
     def __init__(self, connection) -> None:
         self.connection = connection
-        self.cpu = 0.0
+        self.cpu = self.system = 0.0  # seconds: all of it, and the kernel's part
 
     def _pid(self) -> int:
         with self.connection.cursor() as cursor:
@@ -84,12 +86,13 @@ class Backend:
 
     def start(self) -> Backend:
         self._pid_at_start = self._pid()
-        self._cpu = process_cpu(self._pid_at_start)
+        self._times = process_times(self._pid_at_start)
         return self
 
     def stop(self) -> Backend:
         pid = self._pid()
         if pid != self._pid_at_start:
             raise RuntimeError("the connection was reopened in the window: its backend's CPU cannot be read")
-        self.cpu = process_cpu(pid) - self._cpu
+        user, system = (now - then for now, then in zip(process_times(pid), self._times, strict=True))
+        self.cpu, self.system = user + system, system
         return self

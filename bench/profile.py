@@ -99,7 +99,8 @@ def main() -> None:
         f"SQL {sql['s']:.2f} s ({sql['s'] / seconds:.0%}), Python {seconds - sql['s']:.2f} s "
         f"(this process's CPU {cpu:.2f} s: {cpu / max(fired, 1) * 1e6:.0f} µs per firing, steadier than wall time "
         f"while the machine is busy; {sql['cpu'] / max(fired, 1) * 1e6:.0f} µs of it inside the statements' calls); "
-        f"its PostgreSQL backend's CPU {server.cpu / max(fired, 1) * 1e6:.0f} µs per firing"
+        f"its PostgreSQL backend's CPU {server.cpu / max(fired, 1) * 1e6:.0f} µs per firing "
+        f"({server.system / max(fired, 1) * 1e6:.0f} µs of it in the kernel)"
     )
     for key, (n, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"  {spent:6.2f} s {n:5d}x  {key}")

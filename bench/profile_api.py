@@ -100,7 +100,8 @@ def main() -> None:
         f"{sql['n'] / n:.1f} statements per request, SQL {sql['s'] / n * 1000:.2f} ms, "
         f"Python {(total - sql['s']) / n * 1000:.2f} ms; this process's CPU {own / n * 1000:.2f} ms "
         f"({sql['cpu'] / n * 1000:.2f} ms of it inside the statements' calls), "
-        f"its PostgreSQL backend's CPU {server.cpu / n * 1000:.2f} ms"
+        f"its PostgreSQL backend's CPU {server.cpu / n * 1000:.2f} ms "
+        f"({server.system / n * 1000:.2f} ms of it in the kernel)"
     )
     for key, (count, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"  {spent / n * 1000:6.3f} ms {count / n:4.1f}x  {key}")
