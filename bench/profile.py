@@ -65,8 +65,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench import cpu as cpu_of
-    from bench import minimal, sweep
+    from bench import cpu, minimal, sweep
     from disputes import engine
     from orders.models import Order
 
@@ -83,21 +82,21 @@ def main() -> None:
     timer = StatementTimer()
     sql, by_statement = timer.totals, timer.by_statement
     prof = cProfile.Profile() if args.cprofile else None
-    server = cpu_of.Backend(connection).start()  # the PostgreSQL backend's CPU: the server's share
+    server = cpu.Backend(connection).start()  # the PostgreSQL backend's CPU: the server's share
     with connection.execute_wrapper(timer):
-        started, cpu = time.perf_counter(), time.process_time()
+        started, own = time.perf_counter(), time.process_time()
         if prof:
             prof.enable()
         fired = engine.enforce_deadlines(batch_size=args.batch)
         if prof:
             prof.disable()
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        seconds, own = time.perf_counter() - started, time.process_time() - own
     server.stop()
     print(
         f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, 1 process; "
         f"{sql['n']:,} statements ({sql['n'] / max(fired, 1):.3f} per firing), "
         f"SQL {sql['s']:.2f} s ({sql['s'] / seconds:.0%}), Python {seconds - sql['s']:.2f} s "
-        f"(this process's CPU {cpu:.2f} s: {cpu / max(fired, 1) * 1e6:.0f} µs per firing, steadier than wall time "
+        f"(this process's CPU {own:.2f} s: {own / max(fired, 1) * 1e6:.0f} µs per firing, steadier than wall time "
         f"while the machine is busy; {sql['cpu'] / max(fired, 1) * 1e6:.0f} µs of it inside the statements' calls); "
         f"its PostgreSQL backend's CPU {server.cpu / max(fired, 1) * 1e6:.0f} µs per firing "
         f"({server.system / max(fired, 1) * 1e6:.0f} µs of it in the kernel)"
