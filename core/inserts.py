@@ -13,7 +13,8 @@
 Why `insert`: `bulk_create` builds its INSERT at every call (on PostgreSQL an UNNEST of one typed array per
 column), and for the one to three rows a transition writes that took longer than PostgreSQL takes to
 run it. `insert` writes what `bulk_create` writes: every concrete column but the automatic key, each
-value through its field's `pre_save(obj, add=True)` and `get_db_prep_save` as the ORM prepares it,
+value through its field's `pre_save(obj, add=True)` and `get_db_prep_save` as the ORM prepares it (a
+str, int or bool that Django's own field would send unchanged is sent as it is, without the calls),
 then sets the new keys on the instances. Like `bulk_create`, it sends no signals. Instances that all
 carry their own key (drawn from the table's sequence beforehand, as `refund_file` does) are written with
 it. PostgreSQL only; elsewhere it is `bulk_create`.
@@ -33,10 +34,12 @@ from typing import Any
 from django.db import connection, models
 from django.db.models import NOT_PROVIDED
 
-_STATEMENTS: dict[tuple[type[models.Model], int, bool], tuple[str, list[models.Field]] | None] = {}
+# Per field of a statement, in order: the field, its attribute's name and its plain type (`_plain`).
+_Fields = list[tuple[models.Field, str, type | None]]
+_STATEMENTS: dict[tuple[type[models.Model], int, bool], tuple[str, _Fields] | None] = {}
 
 
-def _statement(model: type[models.Model], rows: int, keyed: bool) -> tuple[str, list[models.Field]] | None:
+def _statement(model: type[models.Model], rows: int, keyed: bool) -> tuple[str, _Fields] | None:
     """The INSERT of `rows` rows of `model` (with their keys when `keyed`) and the fields whose values
     it takes, in order; None where the database computes a value (bulk_create knows how)."""
     key = (model, rows, keyed)
@@ -52,7 +55,7 @@ def _statement(model: type[models.Model], rows: int, keyed: bool) -> tuple[str, 
             _STATEMENTS[key] = (
                 f"INSERT INTO {q(meta.db_table)} ({', '.join(q(str(f.column)) for f in fields)}) "  # noqa: S608
                 f"VALUES {', '.join([row] * rows)} RETURNING {q(str(meta.pk.column))}",  # type: ignore[union-attr]
-                fields,
+                [(f, f.attname, _plain(f)) for f in fields],
             )
     return _STATEMENTS[key]
 
@@ -67,8 +70,55 @@ def next_key_sql(model: type[models.Model]) -> str:
     return f"nextval((SELECT pg_get_serial_sequence('{table}', '{column}')::regclass))"
 
 
+# Django's own fields whose value, of exactly the type named, the ORM sends as it is (its pre_save reads the
+# attribute; get_db_prep_save hands back the same value: str stays str, an int the same int, a bool the
+# same bool, None None). `_plain` confirms it for each field with the database's own operations before
+# relying on it (a backend that wraps integers, psycopg 3's, is left to the ORM).
+_PLAIN_TYPES: dict[type[models.Field], type] = {
+    models.CharField: str,
+    models.TextField: str,
+    models.SlugField: str,
+    models.EmailField: str,
+    models.URLField: str,
+    models.IntegerField: int,
+    models.BigIntegerField: int,
+    models.SmallIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveBigIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.AutoField: int,
+    models.BigAutoField: int,
+    models.BooleanField: bool,
+}
+_PLAIN_SAMPLES: dict[type, tuple[Any, ...]] = {str: ("", "Ab 二 %s", "0"), int: (0, 7, 2**40), bool: (True, False)}
+_PLAIN: dict[models.Field, type | None] = {}
+_ABSENT = object()  # an attribute not in the instance's __dict__ (deferred): read through its field
+
+
+def _plain(field: models.Field) -> type | None:
+    """The type whose values `field` sends to the database unchanged (None if it changes or may change
+    them: then they go through pre_save and get_db_prep_save). Foreign keys take their target's."""
+    if field in _PLAIN:
+        return _PLAIN[field]
+    target = field.target_field if type(field) in (models.ForeignKey, models.OneToOneField) else field  # type: ignore[attr-defined]
+    kind = _PLAIN_TYPES.get(type(target))
+    if kind is not None:
+        try:
+            for value in (None, *_PLAIN_SAMPLES[kind]):
+                prepared = field.get_db_prep_save(value, connection)
+                if type(prepared) is not type(value) or prepared != value:
+                    kind = None
+                    break
+        except (TypeError, ValueError):  # a sample the field refuses: not plain
+            kind = None
+    _PLAIN[field] = kind
+    return kind
+
+
 def _insert_statement(objs: Sequence[models.Model]) -> tuple[str, list[Any]] | None:
-    """`insert`'s statement for `objs` and its parameters; None where it is bulk_create's work."""
+    """`insert`'s statement for `objs` and its parameters; None where it is bulk_create's work. A value
+    of a plain type (`_plain`) is taken as it is; any other through its field's pre_save and
+    get_db_prep_save, as the ORM prepares it."""
     model = type(objs[0])
     if connection.vendor != "postgresql" or any(type(o) is not model for o in objs):
         return None
@@ -79,10 +129,17 @@ def _insert_statement(objs: Sequence[models.Model]) -> tuple[str, list[Any]] | N
     if statement is None:
         return None
     sql, fields = statement
-    params = []
+    params: list[Any] = []
+    append = params.append
     for obj in objs:
         obj._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
-        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+        values = obj.__dict__
+        for f, attname, kind in fields:
+            value = values.get(attname, _ABSENT) if kind is not None else _ABSENT
+            if value is None or (value is not _ABSENT and type(value) is kind):
+                append(value)
+            else:
+                append(f.get_db_prep_save(f.pre_save(obj, True), connection))
     return sql, params
 
 

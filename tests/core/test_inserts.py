@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
+from django.utils.translation import gettext_lazy
 
-from core import chain
+from core import chain, inserts
 from core.inserts import Writes, insert, insert_rows, next_key_sql
 from core.models import Event, Notification
 from core.services import event_record, notify
@@ -89,6 +90,47 @@ def test_insert_prepares_values_as_the_orm_does(cast):
     assert model_to_dict(read, exclude=["id", "updated_at", "created_at"]) == model_to_dict(
         read_ref, exclude=["id", "updated_at", "created_at"]
     )
+
+
+def _orm_params(objs) -> list:
+    """The parameters as the ORM prepares them: every value through pre_save and get_db_prep_save."""
+    fields = [f for f, _, _ in inserts._statement(type(objs[0]), len(objs), objs[0].pk is not None)[1]]
+    return [f.get_db_prep_save(f.pre_save(o, True), connection) for o in objs for f in fields]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the written-out INSERT is PostgreSQL's")
+def test_plain_values_go_as_they_are_and_the_rest_as_the_orm_prepares_them(cast):
+    """Values of a field's plain type are taken as they are, any other value through the field: a
+    lazy string, a number given as text, an int for a bool, a decimal, a timestamp, JSON."""
+    with time_machine.travel(T0, tick=False):  # the same auto_now on both preparations
+        objs = [
+            Notification(user_id=cast.buyer.pk, kind=gettext_lazy("refund"), title="标题 %s", subject_id="7"),
+            Notification(user=cast.seller, kind="k", title="t", body="", subject_kind="refund", subject_id=None),
+        ]
+        refund = _refund(cast, express=1, refusal_count="2", description=gettext_lazy("refund"))
+        event = Event(action="x", subject_kind="t", subject_id=1, data={"a": [1, "二", None]}, at=T0)
+        for batch in (objs, [refund], [event], _deadlines()):
+            _, params = inserts._insert_statement(batch)
+            expected = _orm_params(batch)
+            assert [type(p) for p in params] == [type(p) for p in expected]
+            assert [str(p) for p in params] == [str(p) for p in expected]  # Jsonb compares by identity
+    assert params and objs[1].user_id == cast.seller.pk
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the written-out INSERT is PostgreSQL's")
+def test_only_djangos_own_fields_that_send_values_unchanged_are_plain():
+    plain = {f.name: inserts._plain(f) for f in Refund._meta.concrete_fields}
+    assert plain["id"] is int and plain["order"] is int and plain["kind"] is str and plain["express"] is bool
+    assert plain["amount"] is None and plain["created_at"] is None and plain["updated_at"] is None  # auto_now
+
+    class Shouting(models.CharField):  # a subclass may change values: never plain
+        def get_prep_value(self, value):
+            return super().get_prep_value(value).upper()
+
+    shouting = Shouting(max_length=5)
+    shouting.set_attributes_from_name("shouting")
+    assert inserts._plain(shouting) is None
+    assert inserts._plain(Event._meta.get_field("data")) is None
 
 
 def test_instances_with_their_own_keys_are_written_with_them(cast):
