@@ -79,8 +79,11 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench import cpu, generate, reference, sweep
+    from bench import cpu, generate, reference, server, sweep
     from orders.models import Order
+
+    with connection.cursor() as c:  # the server's configuration the figures are taken on (bench/server.py)
+        say(f"# server: {server.shown(c)}")
 
     if not args.no_setup:
         generate.generate_base(scale=scale)
