@@ -147,7 +147,12 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
                 digests = {r["subject_id"]: r["digest"] for r in rows if r["subject_kind"] == kind}
                 cursor.execute(
                     _advance_once_sql(),
-                    {"ids": unique, "digests": [digests[i] for i in unique], "kind": kind, "genesis": chain.GENESIS},
+                    {
+                        "ids": array_literal(unique),
+                        "digests": array_literal([digests[i] for i in unique]),
+                        "kind": kind,
+                        "genesis": chain.GENESIS,
+                    },
                 )
                 linked = {subject_id: (length, prev, link) for subject_id, length, prev, link in cursor.fetchall()}
                 if len(linked) != len(unique):
@@ -156,8 +161,8 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
                     if r["subject_kind"] == kind:
                         r["seq"], r["prev_hash"], r["hash"] = linked[r["subject_id"]]
             else:
-                cursor.execute(_CHAIN_HEADS_SQL.format(table=table), [kind, chain.GENESIS, unique])
-                cursor.execute(_CHAIN_LOCK_SQL.format(table=table), [kind, unique])
+                cursor.execute(_CHAIN_HEADS_SQL.format(table=table), [kind, chain.GENESIS, array_literal(unique)])
+                cursor.execute(_CHAIN_LOCK_SQL.format(table=table), [kind, array_literal(unique)])
                 for head_id, subject_id, length, head_hash in cursor.fetchall():
                     heads[(kind, subject_id)] = [head_id, length, "", head_hash]
         for r in rows:
@@ -172,12 +177,7 @@ def events_record_many(*, events: Sequence[dict[str, Any]], at: dt.datetime, fre
         if advanced:
             cursor.execute(
                 _CHAIN_ADVANCE_SQL.format(table=table),
-                [
-                    [v[0] for v in advanced],
-                    [v[1] for v in advanced],
-                    [v[2] for v in advanced],
-                    [v[3] for v in advanced],
-                ],
+                [array_literal([v[i] for v in advanced]) for i in range(4)],
             )
     insert_rows(
         EventChain,
@@ -229,7 +229,7 @@ def _imposed_thresholds(shops: Sequence[int], *, point_class: str, year: int) ->
         qs = Sanction.objects.filter(shop_id__in=shops, point_class=point_class, year=year)
         return list(qs.exclude(status=Sanction.Status.LIFTED).values_list("shop_id", "threshold"))
     with connection.cursor() as cursor:
-        cursor.execute(_IMPOSED_SQL, [list(shops), point_class, year, Sanction.Status.LIFTED])
+        cursor.execute(_IMPOSED_SQL, [array_literal(shops), point_class, year, Sanction.Status.LIFTED])
         return cursor.fetchall()
 
 
@@ -243,7 +243,9 @@ def _points_by_shop(shops: Sequence[int], *, point_class: str, year: int) -> lis
     start, end = points_bounds(point_class=point_class, year=year)
     sql = _POINTS_SQL.format(since="" if start is None else " AND issued_at >= %s")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(shops), point_class, Penalty.Status.ACTIVE, end, *([] if start is None else [start])])
+        cursor.execute(
+            sql, [array_literal(shops), point_class, Penalty.Status.ACTIVE, end, *([] if start is None else [start])]
+        )
         return cursor.fetchall()
 
 
@@ -548,12 +550,12 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     # concurrent sweepers fire disjoint shops side by side. Only when every shop is held does the
     # batch wait for them (ascending, as every writer does), so a sweep always moves on.
     wanted = sorted({o.shop_id for _, o in due})
-    lock = f"SELECT id, kind, owner_id FROM {_table(Shop)} WHERE id = ANY(%s) ORDER BY id FOR UPDATE"  # noqa: S608
+    lock = f"SELECT id, kind, owner_id FROM {_table(Shop)} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(lock + " SKIP LOCKED", [wanted])
+        cursor.execute(lock + " SKIP LOCKED", [array_literal(wanted)])
         shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
         if not shops:
-            cursor.execute(lock, [wanted])
+            cursor.execute(lock, [array_literal(wanted)])
             shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
     if len(shops) < len(wanted):
         for d, order in due:

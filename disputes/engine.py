@@ -40,7 +40,7 @@ from django.utils.module_loading import import_string
 
 from core import rulebook
 from core.calendar import compute_due
-from core.inserts import Writes, insert
+from core.inserts import Writes, array_literal, insert
 
 from .models import Deadline
 
@@ -406,9 +406,10 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     attnames = [f.attname for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     where = connection.ops.quote_name(pk.column)
-    sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} = ANY(%s) ORDER BY {where} FOR UPDATE"  # noqa: S608
+    param = f"%s::{pk.rel_db_type(connection)}[]"  # the ids as one array literal (array_literal)
+    sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} = ANY({param}) ORDER BY {where} FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [list(ids)])
+        cursor.execute(sql, [array_literal(ids)])
         rows = cursor.fetchall()
     instances = []
     db = connection.alias
@@ -428,8 +429,8 @@ def _fire_batch(
     if heads is None:
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT id, subject_kind, subject_id FROM {Deadline._meta.db_table} WHERE id = ANY(%s)",  # noqa: S608
-                [list(deadline_ids)],
+                f"SELECT id, subject_kind, subject_id FROM {Deadline._meta.db_table} WHERE id = ANY(%s::bigint[])",  # noqa: S608
+                [array_literal(deadline_ids)],
             )
             heads = cursor.fetchall()
     kinds = {kind for _, kind, _ in heads}
@@ -475,7 +476,7 @@ def _fire_batch(
         with connection.cursor() as cursor:
             cursor.execute(
                 _MARK_FIRED_SQL.format(table=Deadline._meta.db_table),
-                [timezone.now(), by, [pk for pk, _ in fired], [outcome for _, outcome in fired]],
+                [timezone.now(), by, array_literal([pk for pk, _ in fired]), array_literal([o for _, o in fired])],
             )
             if cursor.rowcount != len(fired):
                 raise DatabaseError(f"batch marked {cursor.rowcount} of {len(fired)} deadlines fired")

@@ -51,6 +51,14 @@ def test_bench1_small_batch_sweep_stays_within_its_query_budget_per_fired_deadli
     assert Penalty.objects.filter(deadline_id__in=ids).count() == 2000
     per_deadline = len(ctx.captured_queries) / fired
     assert per_deadline <= BATCH_QUERIES_PER_DEADLINE, f"{len(ctx.captured_queries)} queries for {fired} firings"
+    assert not _list_parameters(ctx)
+
+
+def _list_parameters(ctx: CaptureQueriesContext) -> list[str]:
+    """The statements that passed a Python list, which psycopg2 writes out as `ARRAY[…]` of one literal
+    per value: for a batch's hundreds of ids 1.1 ms of the sweeping process's CPU per list of 500 here,
+    against 0.14 ms as one array literal (core.inserts.array_literal)."""
+    return [q["sql"][:120] for q in ctx.captured_queries if "ARRAY[" in q["sql"]]
 
 
 @pytest.mark.django_db
@@ -70,6 +78,7 @@ def test_the_auto_confirm_sweep_stays_within_its_query_budget_per_fired_deadline
     assert Order.objects.filter(pk__in=[o.pk for o in orders], status="completed").count() == 2000
     per_deadline = len(ctx.captured_queries) / fired
     assert per_deadline <= AUTO_CONFIRM_QUERIES_PER_DEADLINE, f"{len(ctx.captured_queries)} for {fired} firings"
+    assert not _list_parameters(ctx)
 
 
 @pytest.mark.django_db
