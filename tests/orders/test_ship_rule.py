@@ -206,3 +206,18 @@ def test_r_t16_cancelled_when_the_buyer_confirms():
         services.order_confirm_receipt(order=order, actor=order.buyer)
     assert Deadline.objects.get(subject_id=order.pk, kind="r_t16_auto_confirm").status == "cancelled"
     assert _sweep_at(picked + dt.timedelta(days=11)) == 0
+
+
+def test_the_late_shipment_notice_writes_each_due_time_in_its_own_zone_however_often_it_is_asked():
+    # One instant in two zones: equal as datetimes, so a text kept per datetime would answer the first
+    # zone's wall time for the second (the notice keeps its texts per wall-clock time).
+    shanghai = dt.datetime(2026, 11, 11, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    utc = shanghai.astimezone(dt.UTC)
+    assert shanghai == utc
+    bodies = [
+        services.late_shipment_notice(
+            order_id=7, rule="R-T01", due_local=at, points=3, amount=Decimal("5.00"), form="cash"
+        )[1]
+        for at in (shanghai, utc, shanghai, utc)
+    ]
+    assert [b.split("前")[0] for b in bodies] == ["卖家未在 2026-11-11 08:30 ", "卖家未在 2026-11-11 00:30 "] * 2
