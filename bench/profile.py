@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.profile R-T01 10000          # rate, statements, SQL vs Python time
     .venv/bin/python -m bench.profile R-T01 10000 --cprofile   # and the top functions by own time
     .venv/bin/python -m bench.profile R-T01 20000 --workers 2  # the rate of N spawned sweepers
+    .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --perf  # and where the machine's CPU goes (bench.perf)
     .venv/bin/python -m bench.profile R-T16 20000              # R-T16 auto-confirm, on orders made shipped
 
 Makes `n` deadlines of the rule due on the first `n` orders (paid again first), sweeps them with
@@ -58,6 +59,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--cprofile", action="store_true")
     parser.add_argument("--workers", type=int, default=0, help="sweep with N spawned workers instead (rate only)")
+    parser.add_argument("--perf", action="store_true", help="with --workers: sample the machine with perf (bench.perf)")
     args = parser.parse_args()
 
     import django
@@ -65,7 +67,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench import cpu, minimal, sweep
+    from bench import cpu, minimal, perf, sweep
     from disputes import engine
     from orders.models import Order
 
@@ -74,8 +76,18 @@ def main() -> None:
     span = (o0, o0 + args.n)
     sweep.reset_orders(span, STATUS.get(args.rule, "paid"))
     if args.workers:
-        fired, seconds, _ = sweep.sweep(rule=args.rule, kind=KINDS[args.rule], orders=span, workers=args.workers)
-        print(f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, {args.workers} workers")
+        if args.perf and (why := perf.available()):
+            parser.error(f"--perf: {why}")
+        window, recording = cpu.Window(), perf.Recording() if args.perf else None
+        fired, seconds, _ = sweep.sweep(
+            rule=args.rule, kind=KINDS[args.rule], orders=span, workers=args.workers, window=window, recording=recording
+        )
+        print(
+            f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, {args.workers} workers; "
+            f"the machine's CPU {window.per(fired):.0f} µs per firing (cores {window.share:.0%} busy)"
+        )
+        if recording:
+            print(recording.profile().line())
         return
     sweep.make_due(rule=args.rule, kind=KINDS[args.rule], order_ids=span)
 

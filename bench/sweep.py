@@ -15,7 +15,7 @@ import time
 
 from django.db import connection
 
-from bench import cpu
+from bench import cpu, perf
 
 BATCH = 500
 
@@ -67,9 +67,11 @@ def run_workers(
     interval: float = 5.0,
     sample_rss=False,
     window: cpu.Window | None = None,
+    recording: perf.Recording | None = None,
 ):
     """Start `n` workers, release them together, wait. Returns (seconds, rss samples per worker).
-    `window` reads the machine's CPU from the start signal to the last worker's end."""
+    `window` reads the machine's CPU from the start signal to the last worker's end, `recording`
+    samples it with perf (bench.perf)."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     readies = [ctx.Event() for _ in range(n)]
@@ -81,6 +83,8 @@ def run_workers(
     for r in readies:
         r.wait(120)
     samples: dict[int, list[int]] = {p.pid: [] for p in procs}  # type: ignore[misc]
+    if recording:
+        recording.start()
     if window:
         window.start()
     started = time.perf_counter()
@@ -96,6 +100,8 @@ def run_workers(
     seconds = time.perf_counter() - started
     if window:
         window.stop()
+    if recording:
+        recording.stop()
     for p in procs:
         p.join()
     return seconds, samples
@@ -178,15 +184,19 @@ def sweep(
     sample_rss=False,
     clean: bool = False,
     window: cpu.Window | None = None,
+    recording: perf.Recording | None = None,
 ):
     """Make `orders` due under `rule`, sweep with `workers` processes: (fired, seconds, rss samples).
-    `clean`: vacuum first instead of only analysing; `window`: the machine's CPU over the sweep."""
+    `clean`: vacuum first instead of only analysing; `window`: the machine's CPU over the sweep;
+    `recording`: perf's samples of it."""
     if rule == "X-B01":
         reset_orders(orders)
     first = max_deadline_id() + 1
     n = make_due(rule=rule, kind=kind, order_ids=orders)
     vacuum() if clean else analyze()  # outside the measured window
-    seconds, samples = run_workers(workers, rule_mode=rule_mode, sample_rss=sample_rss, window=window)
+    seconds, samples = run_workers(
+        workers, rule_mode=rule_mode, sample_rss=sample_rss, window=window, recording=recording
+    )
     fired = fired_count(rule, first)
     left = pending_due_count(rule)
     if fired != n or left:
