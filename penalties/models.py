@@ -61,8 +61,14 @@ class Penalty(models.Model):
             models.Index(
                 fields=["shop", "status", "issued_at"], include=["point_class", "points"], name="penalty_shop_idx"
             ),
-            models.Index(fields=["source_kind", "source_id"], name="penalty_source_idx"),
-            models.Index(fields=["shop", "code", "sku", "severity", "issued_at"], name="penalty_item_idx"),
+            # R-P04's same-item lookup (penalties.services), the one reader: only item penalties name a
+            # SKU, so the sweeper's (R-T01's) penalties add no entry. No index on the source: nothing
+            # looks a penalty up by it (the order's penalties go through `order`).
+            models.Index(
+                fields=["shop", "code", "sku", "severity", "issued_at"],
+                condition=~models.Q(sku=""),
+                name="penalty_item_idx",
+            ),
             # The users' foreign keys, indexed where set (a user's deletion check still finds them).
             models.Index(
                 fields=["issued_by"], condition=models.Q(issued_by__isnull=False), name="penalty_issued_by_idx"

@@ -126,3 +126,25 @@ def test_r_p04_refuses_a_missing_item_or_unknown_situation(cast, sku, severity):
             shop=cast.shop, sku=sku, severity=severity, source=order, actor=cast.arbitrator
         )
     assert not Penalty.objects.exists()
+
+
+def test_the_same_item_lookup_reads_the_item_index_which_penalties_without_a_sku_stay_out_of(cast):
+    """#9: `penalty_item_idx` holds item penalties only (a SKU named), so the sweeper's R-T01 penalties
+    add no entry to it; R-P04's lookups of the same item and situation still read it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _misdescribed(cast, at=T0, severity="minor")
+    with CaptureQueriesContext(connection) as ctx:
+        _misdescribed(cast, at=T0 + WINDOW + SECOND, severity="minor")
+    sqls = [q["sql"] for q in ctx.captured_queries]
+    lookups = [sql for sql in sqls if 'FROM "penalties_penalty"' in sql and '"sku" =' in sql]
+    assert lookups, "R-P04 looks the item up"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'penalty_item_idx'")
+        assert "WHERE (NOT ((sku)::text = ''::text))" in cursor.fetchone()[0]
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test's table is small enough to scan
+        for sql in lookups:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "penalty_item_idx" in plan, plan
