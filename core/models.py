@@ -6,7 +6,9 @@ from django.utils import timezone
 class Event(models.Model):
     """The audit log: one row per transition. The timelines users see are this table (append-only)."""
 
-    at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Not indexed alone: timelines read a subject's events (event_chain_seq_uniq), the admin lists the
+    # newest first by id, and every transition would pay for an index nobody reads (#9).
+    at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(  # partial index below: null for the sweeper's events
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
