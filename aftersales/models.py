@@ -61,7 +61,9 @@ class Registration(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices)
     type = models.CharField(max_length=20, choices=Type.choices)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
-    handler = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    handler = models.ForeignKey(  # indexed by registration_handler_idx
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     summary = models.TextField(blank=True, default="")
     result = models.TextField(blank=True, default="")
     order = models.ForeignKey(

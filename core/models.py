@@ -85,7 +85,9 @@ class Notification(models.Model):
 class IdempotencyRecord(models.Model):
     """The first response to a creating POST with an Idempotency-Key (CONTRACT.md)."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(  # indexed by idempotency_user_key_uniq
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=10)
     path = models.CharField(max_length=255)

@@ -92,9 +92,13 @@ class Refund(models.Model):
 
     TERMINAL = (Status.REFUNDED, Status.EXCHANGED, Status.CLOSED)
 
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds")
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="refunds")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds")
+    # Indexed by refund_order_status_idx, refund_shop_status_idx and refund_buyer_status_idx, which lead
+    # with them (#9: a plain index of each would be paid on every filing and status change).
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds", db_index=False)
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="refunds", db_index=False)
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="refunds", db_index=False
+    )
     # An agent filing on the buyer's behalf (phone, chat); the buyer otherwise.
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -183,9 +187,12 @@ class Complaint(models.Model):
     RULE_TYPES = (Type.MISDESCRIPTION, Type.COUNTERFEIT)  # R-C02
     SELLER_CLAIM_TYPES = (Type.MALICIOUS_REVIEW, Type.EXTORTION, Type.BUYER_HARASSMENT)
 
-    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="complaints")
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="complaints")
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="complaints")
+    # Indexed by complaint_order_type_idx, complaint_shop_status_idx and complaint_buyer_status_idx (#9).
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="complaints", db_index=False)
+    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="complaints", db_index=False)
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="complaints", db_index=False
+    )
     complainant = models.CharField(max_length=10, choices=Party.choices, default=Party.BUYER)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     type = models.CharField(max_length=30, choices=Type.choices)
@@ -243,11 +250,18 @@ class Case(models.Model):
     refund = models.OneToOneField(Refund, null=True, blank=True, on_delete=models.PROTECT, related_name="case")
     complaint = models.OneToOneField(Complaint, null=True, blank=True, on_delete=models.PROTECT, related_name="case")
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="cases")
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="cases")
+    shop = models.ForeignKey(  # indexed by case_shop_status_idx (#9)
+        "orders.Shop", on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="assigned_cases"
+    assignee = models.ForeignKey(  # indexed by case_assignee_idx (#9)
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_cases",
+        db_index=False,
     )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -328,7 +342,9 @@ class EvidenceRequest(models.Model):
         EXPIRED = "expired"
         CANCELLED = "cancelled"
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence_requests")
+    case = models.ForeignKey(  # indexed by evreq_case_status_idx
+        Case, on_delete=models.PROTECT, related_name="evidence_requests", db_index=False
+    )
     party = models.CharField(max_length=10)  # buyer | seller
     note = models.TextField(blank=True, default="")
     hours = models.PositiveIntegerField()
@@ -354,7 +370,9 @@ class CaseReview(models.Model):
         UPHELD = "upheld"  # the ruling stands
         REVERSED = "reversed"
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reviews")
+    case = models.ForeignKey(  # indexed by review_one_per_party
+        Case, on_delete=models.PROTECT, related_name="reviews", db_index=False
+    )
     party = models.CharField(max_length=10)  # buyer | seller
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     statement = models.TextField()

@@ -53,7 +53,9 @@ class Evidence(models.Model):
         "disputes.Complaint", null=True, blank=True, on_delete=models.PROTECT, related_name="evidence"
     )
     case = models.ForeignKey("disputes.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="evidence")
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    submitted_by = models.ForeignKey(  # indexed by evidence_submitter_idx
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     side = models.CharField(max_length=10, choices=Side.choices, blank=True, default="")
     submitted_at = models.DateTimeField(default=timezone.now)
     verdict = models.CharField(max_length=10, choices=Verdict.choices, default=Verdict.PENDING)

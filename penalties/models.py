@@ -144,7 +144,9 @@ class ItemAction(models.Model):
         DELIST = "delist", "下架 delisted"
         DELETE = "delete", "删除 deleted"
 
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="item_actions")
+    shop = models.ForeignKey(  # indexed by item_action_item_idx
+        "orders.Shop", on_delete=models.PROTECT, related_name="item_actions", db_index=False
+    )
     sku = models.CharField(max_length=80)
     action = models.CharField(max_length=10, choices=Action.choices)
     penalty = models.OneToOneField(Penalty, on_delete=models.PROTECT, related_name="item_action_row")
@@ -168,7 +170,9 @@ class Obligation(models.Model):
         CANCELLED = "cancelled"  # its penalty was revoked: nothing was breached
 
     penalty = models.OneToOneField(Penalty, on_delete=models.PROTECT, related_name="obligation")
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="obligations")
+    shop = models.ForeignKey(  # indexed by obligation_shop_status_idx
+        "orders.Shop", on_delete=models.PROTECT, related_name="obligations", db_index=False
+    )
     order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=30)  # core.rulebook.BREACH_OF_PROMISE_KINDS
     description = models.CharField(max_length=300, blank=True, default="")
@@ -201,7 +205,9 @@ class Sanction(models.Model):
         ENDED = "ended"
         LIFTED = "lifted"
 
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="sanctions")
+    shop = models.ForeignKey(  # indexed by sanction_shop_status_idx
+        "orders.Shop", on_delete=models.PROTECT, related_name="sanctions", db_index=False
+    )
     point_class = models.CharField(max_length=1, choices=Penalty.PointClass.choices)
     threshold = models.PositiveIntegerField()
     year = models.PositiveSmallIntegerField()  # natural year, China time (R-P10)

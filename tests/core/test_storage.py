@@ -1,6 +1,7 @@
 """Storage settings the hot paths rely on (issue #9)."""
 
 import pytest
+from django.apps import apps
 from django.db import connection
 
 from core import chain
@@ -38,3 +39,38 @@ def test_the_sweepers_hottest_tables_are_vacuumed_after_a_hundredth_of_them_is_d
     assert "autovacuum_vacuum_scale_factor=0.01" in options
     assert "autovacuum_analyze_scale_factor=0.02" in options
     assert any(o.startswith("fillfactor=") for o in options)
+
+
+# Our apps' models' tables; Django's own (auth, sessions, tokens, the many-to-many tables it makes)
+# keep Django's indexes.
+OUR_APPS = ("orders", "disputes", "penalties", "evidence", "aftersales", "core")
+
+_COVERED_INDEXES = """
+WITH idx AS (
+    SELECT i.indexrelid::regclass::text AS name, c.relname AS tbl, i.indkey::text AS keys,
+           i.indclass::text AS classes, i.indpred IS NOT NULL AS partial, i.indisunique AS uniq
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relname = ANY(%s)
+)
+SELECT a.tbl, a.name, b.name FROM idx a JOIN idx b ON a.tbl = b.tbl AND a.name <> b.name
+WHERE NOT a.uniq AND NOT a.partial AND NOT b.partial
+  AND (b.keys || ' ') LIKE (a.keys || ' %%') AND (b.classes || ' ') LIKE (a.classes || ' %%')
+"""
+
+
+@pytest.mark.django_db
+def test_no_index_of_ours_is_the_leading_part_of_another_on_its_table():
+    """#9: an index whose columns lead another index of the same table (Django's plain index of a
+    foreign key beside a composite one starting with that key) serves no query the other does not, and
+    costs an entry on every insert and every update that is not in place."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's catalogue")
+    with connection.cursor() as c:
+        tables = [m._meta.db_table for m in apps.get_models() if m._meta.app_label in OUR_APPS]
+        assert "orders_order" in tables and "disputes_refund" in tables
+        c.execute(_COVERED_INDEXES, [tables])
+        assert c.fetchall() == []
+        # The check finds one: a plain index of the orders' shop beside order_shop_status_idx.
+        c.execute("CREATE INDEX order_shop_plain ON orders_order (shop_id)")
+        c.execute(_COVERED_INDEXES, [tables])
+        assert c.fetchall() == [("orders_order", "order_shop_plain", "order_shop_status_idx")]
