@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from .api import CappedCountPaginator
 from .models import CalendarDay, Event, Notification
+from .paginators import CappedCountPaginator
 
 
 @admin.register(CalendarDay)

@@ -9,43 +9,22 @@ import orjson
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import InvalidPage, Page, Paginator
+from django.core.paginator import InvalidPage, Page
 from django.db.models import IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
-from django.utils.functional import cached_property
 from rest_framework import exceptions, pagination, permissions, renderers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError, RuleViolation
+from .paginators import CappedCountPaginator
 from .roles import has_role
 
 
 class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most CAP + 1 rows: a queue of millions pages without a COUNT(*) over all of them."""
-
-    CAP = 10_000
-    # QueuePagination.paginate_counted keeps a count past the cap this long (docs/DECISIONS.md "Queue counts").
-    CAPPED_COUNT_SECONDS = 5
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[: self.CAP + 1].count()  # type: ignore[attr-defined]
-
-    @property
-    def capped(self) -> bool:
-        return self.count > self.CAP
-
-    @property
-    def count_shown(self) -> int:
-        """What a page says: the exact count, or CAP (shown as "≥ CAP") past it."""
-        return min(self.count, self.CAP)
 
 
 class CountedRows(Protocol):

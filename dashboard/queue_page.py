@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.api import CappedCountPaginator
+from core.paginators import CappedCountPaginator
 from disputes.models import Case
 
 from .deadlines import RowDeadline, next_deadline_of_cases, row_deadline
