@@ -216,10 +216,11 @@ def _wall_minute(wall: dt.datetime) -> str:
 
 
 def _minute_text(at: dt.datetime) -> str:
-    """`at` to the minute as a notice writes it, in `at`'s own zone. Kept per wall-clock time: a batch's
-    firings share their due time, and formatting an aware time costs about 5 µs. The key is the wall
-    time, not `at`: two aware times of one instant in different zones are equal, and read differently."""
-    return _wall_minute(at.replace(tzinfo=None))
+    """`at` to the minute as a notice writes it, in `at`'s own zone. Kept per minute of wall-clock time:
+    a batch's firings share their due minute, and formatting an aware time costs about 5 µs. The key is
+    the wall time, not `at`: two aware times of one instant in different zones are equal, and read
+    differently."""
+    return _wall_minute(at.replace(tzinfo=None, second=0, microsecond=0))
 
 
 def late_shipment_notice(

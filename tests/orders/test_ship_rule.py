@@ -221,3 +221,12 @@ def test_the_late_shipment_notice_writes_each_due_time_in_its_own_zone_however_o
         for at in (shanghai, utc, shanghai, utc)
     ]
     assert [b.split("前")[0] for b in bodies] == ["卖家未在 2026-11-11 08:30 ", "卖家未在 2026-11-11 00:30 "] * 2
+
+
+def test_the_late_shipment_notice_writes_the_minute_of_each_due_time_kept_per_minute():
+    at = dt.datetime(2026, 11, 11, 8, 30, 59, 999999, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for due in (at, at.replace(second=0, microsecond=0), at + dt.timedelta(microseconds=1)):
+        body = services.late_shipment_notice(
+            order_id=7, rule="R-T01", due_local=due, points=3, amount=Decimal("5.00"), form="cash"
+        )[1]
+        assert body.startswith(f"卖家未在 {due:%Y-%m-%d %H:%M} 前")
