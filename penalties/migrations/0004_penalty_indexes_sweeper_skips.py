@@ -3,8 +3,12 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from core.storage import AddIndexConcurrently
+
 
 class Migration(migrations.Migration):
+    # The partial index is built without blocking the penalties' inserts (core.storage.AddIndexConcurrently).
+    atomic = False
 
     dependencies = [
         ('disputes', '0007_deadline_autovacuum'),
@@ -22,7 +26,7 @@ class Migration(migrations.Migration):
             model_name='penalty',
             name='penalty_item_idx',
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='penalty',
             index=models.Index(condition=models.Q(('sku', ''), _negated=True), fields=['shop', 'code', 'sku', 'severity', 'issued_at'], name='penalty_item_idx'),
         ),

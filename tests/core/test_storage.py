@@ -74,3 +74,26 @@ def test_no_index_of_ours_is_the_leading_part_of_another_on_its_table():
         c.execute("CREATE INDEX order_shop_plain ON orders_order (shop_id)")
         c.execute(_COVERED_INDEXES, [tables])
         assert c.fetchall() == [("orders_order", "order_shop_plain", "order_shop_status_idx")]
+
+
+@pytest.mark.django_db
+def test_an_index_added_concurrently_needs_its_migration_outside_a_transaction():
+    """core.storage.AddIndexConcurrently (penalties 0004 builds penalty_item_idx with it, so the
+    penalties' inserts are not held while it reads the table): inside a transaction PostgreSQL cannot
+    build concurrently, and the operation says so instead of failing half-way."""
+    from django.db import NotSupportedError, models
+    from django.db.migrations.state import ProjectState
+
+    from core.storage import AddIndexConcurrently
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's concurrent build")
+    operation = AddIndexConcurrently("notification", models.Index(fields=["kind"], name="notification_kind_tmp"))
+    before = ProjectState.from_apps(apps)
+    after = before.clone()
+    operation.state_forwards("core", after)
+    with connection.schema_editor(atomic=True) as editor, pytest.raises(NotSupportedError, match="atomic = False"):
+        operation.database_forwards("core", editor, before, after)
+    with connection.cursor() as c:
+        c.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'penalty_item_idx'")
+        assert "WHERE (NOT ((sku)::text = ''::text))" in c.fetchone()[0]  # built by the migration
