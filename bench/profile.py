@@ -58,7 +58,9 @@ def main() -> None:
     parser.add_argument("n", type=int)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--cprofile", action="store_true")
-    parser.add_argument("--workers", type=int, default=0, help="sweep with N spawned workers instead (rate only)")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="sweep with N spawned workers instead (the rate and the machine's CPU)"
+    )
     parser.add_argument("--perf", action="store_true", help="with --workers: sample the machine with perf (bench.perf)")
     args = parser.parse_args()
 

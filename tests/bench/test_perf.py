@@ -72,6 +72,7 @@ def test_a_recording_of_a_busy_python_loop_finds_python_busy():
     while time.perf_counter() < until:
         sum(range(1000))
     profile = recording.stop().profile()
-    busy = {command: share for command, share in profile.commands.items() if command != "swapper"}
-    assert max(busy, key=busy.__getitem__) in ("python", "python3")  # one of the two cores, at least a fifth
-    assert busy[max(busy, key=busy.__getitem__)] > 20.0
+    # The loop keeps one core busy for the second; other processes (the suite's other worker, a browser)
+    # may share the cores, so python's share is only bounded from below.
+    assert profile.commands.get("python", 0.0) + profile.commands.get("python3", 0.0) >= 10.0, profile.commands
+    assert 95.0 <= sum(profile.commands.values()) <= 100.5
