@@ -442,14 +442,16 @@ def _fire_batch(
     # Lock order as in deadline_fire: orders (ascending id, so two batches never wait on each other
     # in a cycle), then the subjects, then the deadlines.
     if kind != "order" and any(f.name == "order" for f in model._meta.fields):
-        order_ids = sorted(set(model.objects.filter(pk__in=subject_ids).values_list("order_id", flat=True)))
-        list(
-            apps.get_model("orders.Order")
-            .objects.select_for_update()
-            .filter(pk__in=order_ids)
-            .order_by("pk")
-            .values("id")
-        )
+        orders, order_id = apps.get_model("orders.Order")._meta.db_table, model._meta.get_field("order").column
+        pk: Any = model._meta.pk
+        param = f"%s::{pk.rel_db_type(connection)}[]"  # the ids as one array literal, as in _lock_instances
+        with connection.cursor() as cursor:  # the subjects' orders read and locked in one statement
+            cursor.execute(
+                f"SELECT o.id FROM {orders} o WHERE o.id IN "  # noqa: S608 (names from the models)
+                f"(SELECT s.{order_id} FROM {model._meta.db_table} s WHERE s.{pk.column} = ANY({param})) "
+                "ORDER BY o.id FOR UPDATE OF o",
+                [array_literal(subject_ids)],
+            )
     # A batch action may name the subject fields it reads (`subject_fields`): only those are loaded.
     fields = getattr(batch_action, "subject_fields", None) or [f.name for f in model._meta.concrete_fields]
     subjects = {s.pk: s for s in _lock_instances(model, subject_ids, fields)}
