@@ -520,7 +520,7 @@ def test_case_queue_query_count_does_not_grow(cast, api, django_assert_max_num_q
 
 
 def test_the_queue_count_is_capped_so_millions_of_rows_are_never_counted(cast, api, monkeypatch):
-    from core.api import CappedCountPaginator
+    from core.paginators import CappedCountPaginator
 
     for i in range(4):
         _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)

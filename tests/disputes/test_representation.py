@@ -23,7 +23,8 @@ from rest_framework.test import APIRequestFactory
 
 from bench import generate
 from core import api as core_api
-from core.api import CappedCountPaginator, QueuePagination
+from core.api import QueuePagination
+from core.paginators import CappedCountPaginator
 from disputes import case_queue, services
 from disputes import serializers as s
 from disputes.models import Case, Deadline, Refund
