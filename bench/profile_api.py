@@ -5,6 +5,8 @@
     .venv/bin/python -m bench.profile_api bare 500 --cprofile   # the bare view, and the top functions
     .venv/bin/python -m bench.profile_api write 500        # a filing's rows written by hand (the bound)
     .venv/bin/python -m bench.profile_api queue 200        # the dashboard's queue page (bench 5), signed in
+    PROFILE_FILTER='main/(core|disputes)' .venv/bin/python -m bench.profile_api post 500 --cprofile
+                                                           # the cumulative list of those files' functions only
 
 Requests go through django.test.Client with the token header bench 4 sends (the whole middleware
 stack, authentication, view, rendering; no network, no gunicorn), each statement timed by an execute
@@ -107,7 +109,7 @@ def main() -> None:
         print(f"  {spent / n * 1000:6.3f} ms {count / n:4.1f}x  {key}")
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)
-        pstats.Stats(prof).sort_stats("cumtime").print_stats(45)
+        pstats.Stats(prof).sort_stats("cumtime").print_stats(os.environ.get("PROFILE_FILTER", ""), 45)
 
 
 if __name__ == "__main__":
