@@ -12,6 +12,11 @@ belongs to; pgbench, bound by the flush, leaves them largely idle.
     w.stop()
     w.share, w.per(fired)           # 0.97 of the cores busy, 482 µs of CPU per firing
 
+`Window(wal=True)` also reads the server's WAL position (`pg_current_wal_lsn()`, through Django's
+connection) at both ends: the bytes of WAL the window wrote, per unit with `w.wal_per(fired)`. The
+position is the whole server's, so it counts what every database on it wrote (pgbench's included),
+checkpoints' full-page images too: what a replica must receive and an archive keep.
+
 `Backend` reads the CPU of the PostgreSQL backend serving one connection (the server's share of the
 work the in-process tools, `bench.profile` and `bench.profile_api`, send through it).
 """
@@ -33,13 +38,27 @@ def _busy_and_total() -> tuple[float, float]:
     return (total - idle) / tick, total / tick
 
 
-class Window:
-    """Busy CPU of the whole machine between `start()` and `stop()`."""
+def wal_position() -> int:
+    """The server's current WAL position in bytes (Django's default connection)."""
+    from django.db import connection
 
-    def __init__(self) -> None:
+    with connection.cursor() as c:
+        c.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")
+        return int(c.fetchone()[0])
+
+
+class Window:
+    """Busy CPU of the whole machine between `start()` and `stop()` (and, `wal`, the WAL written)."""
+
+    def __init__(self, *, wal: bool = False) -> None:
         self.busy = self.total = self.wall = 0.0
+        self.wal = wal
+        self.wal_bytes: int | None = None
+        self.wal_range = (0, 0)
 
     def start(self) -> Window:
+        if self.wal:
+            self._wal = wal_position()
         self._busy, self._total = _busy_and_total()
         self._wall = time.perf_counter()
         return self
@@ -48,7 +67,15 @@ class Window:
         busy, total = _busy_and_total()
         self.busy, self.total = busy - self._busy, total - self._total
         self.wall = time.perf_counter() - self._wall
+        if self.wal:
+            self.wal_range = (self._wal, wal_position())
+            self.wal_bytes = self.wal_range[1] - self._wal
         return self
+
+    @property
+    def wal_lsns(self) -> str:
+        """The window's WAL as `pg_waldump -s A -e B` takes it: "4/158B7600 4/263252F8"."""
+        return " ".join(f"{n >> 32:X}/{n & 0xFFFFFFFF:X}" for n in self.wal_range)
 
     @property
     def share(self) -> float:
@@ -58,6 +85,12 @@ class Window:
     def per(self, units: float) -> float:
         """Busy CPU in µs per unit of work."""
         return self.busy / units * 1e6 if units else 0.0
+
+    def wal_per(self, units: float) -> float:
+        """Bytes of WAL per unit of work (a window made with `wal=True`)."""
+        if self.wal_bytes is None:
+            raise ValueError("this window does not read the WAL (Window(wal=True))")
+        return self.wal_bytes / units if units else 0.0
 
 
 def process_times(pid: int) -> tuple[float, float]:

@@ -4,6 +4,8 @@
     .venv/bin/python -m bench.profile R-T01 10000 --cprofile   # and the top functions by own time
     .venv/bin/python -m bench.profile R-T01 20000 --workers 2  # the rate of N spawned sweepers
     .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --perf  # and where the machine's CPU goes (bench.perf)
+    .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --clean # vacuumed and checkpointed first, as in bench 1
+    .venv/bin/python -m bench.profile R-T01 20000 --workers 2 --clean --wal  # and its WAL, record by record (bench.wal)
     .venv/bin/python -m bench.profile R-T16 20000              # R-T16 auto-confirm, on orders made shipped
 
 Makes `n` deadlines of the rule due on the first `n` orders (paid again first), sweeps them with
@@ -62,6 +64,12 @@ def main() -> None:
         "--workers", type=int, default=0, help="sweep with N spawned workers instead (the rate and the machine's CPU)"
     )
     parser.add_argument("--perf", action="store_true", help="with --workers: sample the machine with perf (bench.perf)")
+    parser.add_argument(
+        "--wal", action="store_true", help="with --workers: the sweep's WAL, record by record (bench.wal)"
+    )
+    parser.add_argument(
+        "--clean", action="store_true", help="with --workers: VACUUM and CHECKPOINT first, as bench 1's sweeps do"
+    )
     args = parser.parse_args()
 
     import django
@@ -69,7 +77,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench import cpu, minimal, perf, sweep
+    from bench import cpu, minimal, perf, sweep, wal
     from disputes import engine
     from orders.models import Order
 
@@ -80,16 +88,28 @@ def main() -> None:
     if args.workers:
         if args.perf and (why := perf.available()):
             parser.error(f"--perf: {why}")
-        window, recording = cpu.Window(), perf.Recording() if args.perf else None
+        if args.wal and (why := wal.available(connection)):
+            parser.error(f"--wal: {why}")
+        window, recording = cpu.Window(wal=True), perf.Recording() if args.perf else None
         fired, seconds, _ = sweep.sweep(
-            rule=args.rule, kind=KINDS[args.rule], orders=span, workers=args.workers, window=window, recording=recording
+            rule=args.rule,
+            kind=KINDS[args.rule],
+            orders=span,
+            workers=args.workers,
+            clean=args.clean,
+            window=window,
+            recording=recording,
         )
         print(
             f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, {args.workers} workers; "
-            f"the machine's CPU {window.per(fired):.0f} µs per firing (cores {window.share:.0%} busy)"
+            f"the machine's CPU {window.per(fired):.0f} µs per firing (cores {window.share:.0%} busy); "
+            f"WAL {window.wal_per(fired):,.0f} bytes per firing ({window.wal_lsns})"
         )
         if recording:
             print(recording.profile().line())
+        if args.wal and window.wal_bytes is not None:
+            anatomy, names = wal.read(connection, *window.wal_range)
+            print(anatomy.line(fired, names).replace("per unit", "per firing"))
         return
     sweep.make_due(rule=args.rule, kind=KINDS[args.rule], order_ids=span)
 
