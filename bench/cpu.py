@@ -38,6 +38,11 @@ def _busy_and_total() -> tuple[float, float]:
     return (total - idle) / tick, total / tick
 
 
+def lsn_text(position: int) -> str:
+    """A WAL position (bytes) as PostgreSQL writes it: 17541330432 -> "4/158B7600"."""
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
 def wal_position() -> int:
     """The server's current WAL position in bytes (Django's default connection)."""
     from django.db import connection
@@ -75,7 +80,7 @@ class Window:
     @property
     def wal_lsns(self) -> str:
         """The window's WAL as `pg_waldump -s A -e B` takes it: "4/158B7600 4/263252F8"."""
-        return " ".join(f"{n >> 32:X}/{n & 0xFFFFFFFF:X}" for n in self.wal_range)
+        return " ".join(lsn_text(n) for n in self.wal_range)
 
     @property
     def share(self) -> float:

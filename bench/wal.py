@@ -4,9 +4,10 @@ the right to read the server's `pg_wal`, as the superuser on the machine that ru
     .venv/bin/python -m bench.profile R-T01 20000 --workers 2 --clean --wal
 
 Every change PostgreSQL makes is a WAL record: a row inserted or updated (`Heap`), an index entry
-(`Btree`), a row lock (`Heap LOCK`: `FOR UPDATE` writes an exclusive lock, a foreign-key check a key-share
-lock), and, on the first change of a page after a checkpoint, that page's full image (FPW). `pg_waldump`
-lists the records between two positions (`cpu.Window(wal=True)` takes them around the sweep); this
+(`Btree`), a row lock (`Heap LOCK`: `FOR UPDATE` writes an exclusive lock, a foreign-key check a
+key-share lock, and an update whose new version goes to another page first locks the old one), and, on
+the first change of a page after a checkpoint, that page's full image (FPW). `pg_waldump` lists the
+records between two positions (`cpu.Window(wal=True)` takes them around the sweep); this
 module counts them per unit of work, by kind and by relation of the bench's database, so that an index
 entry, a lock or a row version can be traced to the table and index that cost it. The positions are the
 whole server's: another database's records are left out by its oid, anything else running on the server
@@ -22,6 +23,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench.cpu import lsn_text
 
 _RECORD = re.compile(r"^rmgr: (\w+)\s+len \(rec/tot\):\s*\d+/\s*(\d+),.*?desc: ([\w+]+)(.*)$")
 _BLOCK = re.compile(r"blkref #\d+: rel (\d+)/(\d+)/(\d+) (?:fork \w+ )?blk \d+( FPW)?")
@@ -69,15 +72,19 @@ class Anatomy:
         locks_x = self.count("Heap", ("LOCK:EXCL",))
         locks_k = self.count("Heap", ("LOCK:KEYSHR",))
         locks_o = self.count("Heap", ("LOCK",))
-        s = lambda c: sum(c.values()) / units  # noqa: E731
+
+        def s(counter: Counter) -> float:
+            return sum(counter.values()) / units
+
         return (
             f"WAL {self.total_bytes / units:,.0f} bytes per unit, {self.fpw_bytes / max(self.total_bytes, 1):.0%} "
             f"of them in records with a full-page image ({sum(self.fpw.values()) / units:.2f} images) | "
             f"per unit: row inserts {s(inserts):.2f}, index entries {s(index):.2f}, updates {s(updates):.2f} "
-            f"+ HOT {s(hot):.2f}, row locks {s(locks_x) + s(locks_k) + s(locks_o):.2f} "
-            f"(FOR UPDATE {s(locks_x):.2f}, key share {s(locks_k):.2f}, other {s(locks_o):.2f}) | "
+            f"+ HOT {s(hot):.2f}, lock records {s(locks_x) + s(locks_k) + s(locks_o):.2f} "
+            f"(exclusive {s(locks_x):.2f}, key share {s(locks_k):.2f}, other {s(locks_o):.2f}) | "
             f"index entries: {per(index, 40)} | row inserts: {per(inserts)} | updates: {per(updates)}; "
-            f"HOT: {per(hot)} | FOR UPDATE: {per(locks_x)} | key share (foreign-key checks): {per(locks_k)}"
+            f"HOT: {per(hot)} | exclusive (FOR UPDATE, and an update moving its row to another page): "
+            f"{per(locks_x)} | key share (foreign-key checks): {per(locks_k)}"
             + (f" | other locks: {per(locks_o)}" if locks_o else "")
         )
 
@@ -101,19 +108,21 @@ def parse(text: str, database_oid: int | None = None) -> Anatomy:
     return anatomy
 
 
-def waldump() -> str | None:
-    """The server's pg_waldump: on PATH, or beside its pg_config's binaries (Debian's layout)."""
-    found = shutil.which("pg_waldump")
-    if found:
-        return found
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_waldump"), reverse=True):
+def waldump(major: int | None = None) -> str | None:
+    """A pg_waldump that reads the server's WAL: the server's major version's (Debian's layout,
+    /usr/lib/postgresql/15/bin), else the one on PATH."""
+    if major is not None and (candidate := Path(f"/usr/lib/postgresql/{major}/bin/pg_waldump")).exists():
         return str(candidate)
-    return None
+    return shutil.which("pg_waldump")
+
+
+def _major(connection) -> int:
+    return connection.pg_version // 10000
 
 
 def available(connection) -> str | None:
     """None if this machine can read the server's WAL, else why not."""
-    if waldump() is None:
+    if waldump(_major(connection)) is None:
         return "pg_waldump is not installed"
     from django.db import DatabaseError
 
@@ -138,7 +147,6 @@ def _wal_dir(connection) -> Path:
 def read(connection, start: int, end: int) -> tuple[Anatomy, dict[int, str]]:
     """The WAL between two positions (bytes, as cpu.Window reads them) of the connection's database,
     and the names of its relations by relfilenode."""
-    lsn = lambda n: f"{n >> 32:X}/{n & 0xFFFFFFFF:X}"  # noqa: E731
     with connection.cursor() as c:
         for _ in range(50):  # the window's last records on disk (the WAL writer flushes within 200 ms)
             c.execute("SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0')::bigint")
@@ -149,8 +157,9 @@ def read(connection, start: int, end: int) -> tuple[Anatomy, dict[int, str]]:
         oid = c.fetchone()[0]
         c.execute("SELECT pg_relation_filenode(oid::regclass), relname FROM pg_class WHERE relkind IN ('r', 'i', 'p')")
         names = {int(node): name for node, name in c.fetchall() if node is not None}
+    dump = waldump(_major(connection)) or "pg_waldump"
     out = subprocess.run(
-        [waldump() or "pg_waldump", "-p", str(_wal_dir(connection)), "-s", lsn(start), "-e", lsn(end)],
+        [dump, "-p", str(_wal_dir(connection)), "-s", lsn_text(start), "-e", lsn_text(end)],
         capture_output=True,
         text=True,
         check=False,

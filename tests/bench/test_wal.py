@@ -43,10 +43,15 @@ def test_the_records_are_counted_by_kind_and_relation_of_the_database_read():
 def test_the_line_gives_each_figure_per_unit_and_names_the_relations():
     line = wal.parse(DUMP, database_oid=22705).line(2, NAMES)
     assert "row inserts 1.00, index entries 1.50, updates 0.50 + HOT 0.50" in line
-    assert "row locks 1.00 (FOR UPDATE 0.50, key share 0.50, other 0.00)" in line
+    assert "lock records 1.00 (exclusive 0.50, key share 0.50, other 0.00)" in line
     assert "index entries: disputes_deadline_pkey 1.00, deadline_subject_idx 0.50" in line
     assert "key share (foreign-key checks): auth_user 0.50" in line
     assert "0.50 images" in line
+
+
+def test_a_position_is_written_as_postgresql_writes_it():
+    assert cpu.lsn_text(4 * 2**32 + 0x158B7600) == "4/158B7600"
+    assert cpu.lsn_text(0x918C000) == "0/918C000"
 
 
 @pytest.mark.django_db(transaction=True)  # committed, so that the records are on disk for pg_waldump
