@@ -109,7 +109,7 @@ def main() -> None:
             print(recording.profile().line())
         if args.wal and window.wal_bytes is not None:
             anatomy, names = wal.read(connection, *window.wal_range)
-            print(anatomy.line(fired, names).replace("per unit", "per firing"))
+            print(anatomy.line(fired, names, unit="firing"))
         return
     sweep.make_due(rule=args.rule, kind=KINDS[args.rule], order_ids=span)
 

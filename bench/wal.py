@@ -57,8 +57,8 @@ class Anatomy:
                 out[rel] += n
         return out
 
-    def line(self, units: int, names: dict[int, str]) -> str:
-        """One line per unit of work: bytes, images, inserts, index entries, updates, locks by table."""
+    def line(self, units: int, names: dict[int, str], unit: str = "unit") -> str:
+        """One line, per `unit` of work: bytes, images, inserts, index entries, updates, locks by table."""
 
         def per(counter: Counter, top: int = 8) -> str:
             return ", ".join(
@@ -77,9 +77,9 @@ class Anatomy:
             return sum(counter.values()) / units
 
         return (
-            f"WAL {self.total_bytes / units:,.0f} bytes per unit, {self.fpw_bytes / max(self.total_bytes, 1):.0%} "
+            f"WAL {self.total_bytes / units:,.0f} bytes per {unit}, {self.fpw_bytes / max(self.total_bytes, 1):.0%} "
             f"of them in records with a full-page image ({sum(self.fpw.values()) / units:.2f} images) | "
-            f"per unit: row inserts {s(inserts):.2f}, index entries {s(index):.2f}, updates {s(updates):.2f} "
+            f"per {unit}: row inserts {s(inserts):.2f}, index entries {s(index):.2f}, updates {s(updates):.2f} "
             f"+ HOT {s(hot):.2f}, lock records {s(locks_x) + s(locks_k) + s(locks_o):.2f} "
             f"(exclusive {s(locks_x):.2f}, key share {s(locks_k):.2f}, other {s(locks_o):.2f}) | "
             f"index entries: {per(index, 40)} | row inserts: {per(inserts)} | updates: {per(updates)}; "

@@ -41,7 +41,8 @@ def test_the_records_are_counted_by_kind_and_relation_of_the_database_read():
 
 
 def test_the_line_gives_each_figure_per_unit_and_names_the_relations():
-    line = wal.parse(DUMP, database_oid=22705).line(2, NAMES)
+    line = wal.parse(DUMP, database_oid=22705).line(2, NAMES, unit="firing")
+    assert "WAL 1,464 bytes per firing" in line and "per firing: row inserts" in line
     assert "row inserts 1.00, index entries 1.50, updates 0.50 + HOT 0.50" in line
     assert "lock records 1.00 (exclusive 0.50, key share 0.50, other 0.00)" in line
     assert "index entries: disputes_deadline_pkey 1.00, deadline_subject_idx 0.50" in line
