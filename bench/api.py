@@ -116,9 +116,9 @@ def cpu_of(runs) -> tuple[float, float]:
     return (busy / requests * 1e6 if requests else 0.0), (busy / total if total else 0.0)
 
 
-def start_gunicorn(workers: int = 2) -> subprocess.Popen:
-    """gunicorn as README runs it: sync workers (the default class, right for a CPU-bound Django app behind
-    a buffering proxy). A sync worker answers `Connection: close` and ignores `--keep-alive`, so every
+def start_gunicorn(workers: int = 4) -> subprocess.Popen:
+    """gunicorn as README runs it: 4 sync workers (the default class, right for a CPU-bound Django app
+    behind a buffering proxy). A sync worker answers `Connection: close` and ignores `--keep-alive`, so every
     request of every endpoint, the bare one included, pays one TCP connect: the comparison stays even.
     A threaded worker with keep-alive would take that cost off all three alike."""
     proc = subprocess.Popen(

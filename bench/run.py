@@ -254,10 +254,12 @@ def main() -> None:
         # Orders enough that no body repeats (one open refund per order): half for POST refunds/, half
         # for the filing by hand, a sixth of each per round.
         prep = api.prepare(30_000 if not args.small else 12_000)
-        # 2 sync workers (BENCH_API_WORKERS overrides): 4 measured no better here (03:11 UTC: bare 939 rps,
-        # POST refunds/ 149, GET cases/ 346 against 891 / 160 / 359 with 2), the two cores being busy
-        # with the loader and PostgreSQL either way.
-        api_workers = int(os.environ.get("BENCH_API_WORKERS", 2))
+        # 4 sync workers, as README runs gunicorn (BENCH_API_WORKERS overrides). Until 2026-12-05 the bench
+        # ran 2: on the fourth machine 4 measured no better (bare 939 rps, POST refunds/ 149, GET cases/
+        # 346 against 891 / 160 / 359 with 2); on the thirteenth, whose WAL flush is slow, a filing's
+        # commit left the cores idle with 2, and 4 gave POST refunds/ 43 % of bare against 38-40 %, GET
+        # cases/ 57-58 % against 55-56 %, the bare view 385-389 rps against 369-379 (alternated; 5: the same).
+        api_workers = int(os.environ.get("BENCH_API_WORKERS", 4))
         server = api.start_gunicorn(api_workers)
         bodies = [
             {"order": o, "kind": "refund_only", "reason": "ordered_by_mistake", "amount": "9.90"}
