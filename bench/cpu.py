@@ -58,7 +58,6 @@ class Window:
     def __init__(self, *, wal: bool = False) -> None:
         self.busy = self.total = self.wall = 0.0
         self.wal = wal
-        self.wal_bytes: int | None = None
         self.wal_range = (0, 0)
 
     def start(self) -> Window:
@@ -74,8 +73,12 @@ class Window:
         self.wall = time.perf_counter() - self._wall
         if self.wal:
             self.wal_range = (self._wal, wal_position())
-            self.wal_bytes = self.wal_range[1] - self._wal
         return self
+
+    @property
+    def wal_bytes(self) -> int | None:
+        """The bytes of WAL the window wrote (None: a window that does not read the WAL)."""
+        return self.wal_range[1] - self.wal_range[0] if self.wal else None
 
     @property
     def wal_lsns(self) -> str:

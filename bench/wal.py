@@ -32,10 +32,9 @@ _BLOCK = re.compile(r"blkref #\d+: rel (\d+)/(\d+)/(\d+) (?:fork \w+ )?blk \d+( 
 
 @dataclass
 class Anatomy:
-    """Records, bytes and full-page images of a window's WAL, by (rmgr, kind, relfilenode)."""
+    """Records and full-page images of a window's WAL by (rmgr, kind, relfilenode), and its bytes."""
 
     records: Counter = field(default_factory=Counter)
-    bytes: Counter = field(default_factory=Counter)
     fpw: Counter = field(default_factory=Counter)  # full-page images, by the record's relation
     total_bytes: int = 0
     fpw_bytes: int = 0  # an estimate: the records that carry an image, whole
@@ -43,7 +42,6 @@ class Anatomy:
     def add(self, rmgr: str, kind: str, rel: int | None, size: int, images: int) -> None:
         key = (rmgr, kind, rel)
         self.records[key] += 1
-        self.bytes[key] += size
         self.total_bytes += size
         if images:
             self.fpw[key] += images

@@ -390,6 +390,11 @@ def deadlines_fire_batch(
 _BATCH_DEADLINE_FIELDS = ("status", "paused_at", "subject_kind", "subject_id", "rule", "kind", "started_at", "due_at")
 
 
+def _ids_param(pk: Any) -> str:
+    """The placeholder of a list of `pk`'s values sent as one array literal (core.inserts.array_literal)."""
+    return f"%s::{pk.rel_db_type(connection)}[]"
+
+
 def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[str]) -> list:
     """`SELECT … WHERE id = ANY(ids) ORDER BY id FOR UPDATE`: the rows as instances of `model` holding
     `field_names` (any other field loads when read, as with `.only()`). A batch locks a thousand rows
@@ -406,7 +411,7 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     attnames = [f.attname for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     where = connection.ops.quote_name(pk.column)
-    param = f"%s::{pk.rel_db_type(connection)}[]"  # the ids as one array literal (array_literal)
+    param = _ids_param(pk)
     sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} = ANY({param}) ORDER BY {where} FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, [array_literal(ids)])
@@ -444,7 +449,7 @@ def _fire_batch(
     if kind != "order" and any(f.name == "order" for f in model._meta.fields):
         orders, order_id = apps.get_model("orders.Order")._meta.db_table, model._meta.get_field("order").column
         pk: Any = model._meta.pk
-        param = f"%s::{pk.rel_db_type(connection)}[]"  # the ids as one array literal, as in _lock_instances
+        param = _ids_param(pk)
         with connection.cursor() as cursor:  # the subjects' orders read and locked in one statement
             cursor.execute(
                 f"SELECT o.id FROM {orders} o WHERE o.id IN "  # noqa: S608 (names from the models)
