@@ -50,3 +50,35 @@ def test_a_bad_token_or_an_inactive_user_is_refused():
     user.is_active = False
     user.save(update_fields=["is_active"])
     assert client.get("/api/v1/cases/").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_written_out_statement_builds_the_instances_the_orm_builds():
+    if connection.vendor != "postgresql":
+        pytest.skip("the statement is PostgreSQL's; elsewhere DRF's own query")
+    from core.auth import TokenAuthentication
+
+    user = UserFactory(roles=["agent", "arbitrator"])
+    key = Token.objects.get_or_create(user=user)[0].key
+    with CaptureQueriesContext(connection) as ctx:
+        got_user, got_token = TokenAuthentication().authenticate_credentials(key)
+        assert got_token.user is got_user and got_user.auth_token is got_token  # both ways cached
+    assert len(ctx.captured_queries) == 1
+    orm = Token.objects.select_related("user").get(key=key)
+    for instance, expected in ((got_token, orm), (got_user, orm.user)):
+        for f in type(expected)._meta.concrete_fields:
+            assert getattr(instance, f.attname) == getattr(expected, f.attname), f.attname
+        assert instance._state.adding is False and instance._state.db == "default"
+    assert got_user._role_names == {"agent", "arbitrator"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key", ["x" * 41, "ab\x00cd", ""])
+def test_a_key_no_token_can_have_is_refused_not_an_error(key):
+    from rest_framework.exceptions import AuthenticationFailed
+
+    from core.auth import TokenAuthentication
+
+    UserFactory(roles=["agent"])
+    with pytest.raises(AuthenticationFailed):
+        TokenAuthentication().authenticate_credentials(key)
