@@ -252,8 +252,9 @@ def main() -> None:
 
         seconds = 6 if args.small else 18
         # Orders enough that no body repeats (one open refund per order): half for POST refunds/, half
-        # for the filing by hand, a sixth of each per round.
-        prep = api.prepare(30_000 if not args.small else 12_000)
+        # for the filing by hand, a sixth of each per round: 4,000 a round, enough for 1,300 filings a
+        # second (30,000 ran the filing by hand out of bodies at 830 a second on the fourteenth machine).
+        prep = api.prepare(48_000 if not args.small else 12_000)
         # 4 sync workers, as README runs gunicorn (BENCH_API_WORKERS overrides). Until 2026-12-05 the bench
         # ran 2: on the fourth machine 4 measured no better (bare 939 rps, POST refunds/ 149, GET cases/
         # 346 against 891 / 160 / 359 with 2); on the thirteenth, whose WAL flush is slow, a filing's
