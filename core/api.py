@@ -214,5 +214,9 @@ class PlainJSONRenderer(renderers.JSONRenderer):
             body = orjson.dumps(data, default=self.encoder_class().default, option=self._options)
         except TypeError:
             return super().render(data, accepted_media_type, renderer_context)
-        # As JSONRenderer: U+2028 and U+2029 escaped, so that the body is also valid JavaScript.
+        # As JSONRenderer: U+2028 and U+2029 escaped, so that the body is also valid JavaScript. Both are
+        # encoded from the byte E2, which most pages do not hold: looking for one byte is a memchr (0.3 µs
+        # for a 30 KB page), for the three bytes a search that took 19 µs each over Chinese text.
+        if b"\xe2" not in body:
+            return body
         return body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")

@@ -21,6 +21,8 @@ VALUES = [
     "",
     "".join(chr(i) for i in range(0x80)),  # every control character, quote and backslash
     "杭州小棉袄服饰店 \u2028 \u2029 😀 \ud7ff \ue000 \uffff",
+    "“引号” … — \u2027 \u202a",  # encoded from the byte E2 as U+2028 is, none of them escaped
+    "only \u2029 here",
     {"count": 10000, "count_capped": True, "next": None, "results": [{"id": 1, "amount": "88.50"}]},
     [0, -1, 2**63 - 1, -(2**63), True, False, None],
     (1, "tuple"),
