@@ -17,14 +17,22 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import DateTimeField, F, QuerySet
+from django.db.models import DateTimeField, DecimalField, F, QuerySet
 from django.utils import timezone
 
 from core.api import CountedRows, QuerysetRows
 from orders.models import Shop
 
 from .models import Case, Deadline
-from .representation import CASE_LIST_VALUES, DEADLINE_VALUES, case_list_data, case_row, deadline_row, text_when
+from .representation import (
+    AMOUNT_PLACES,
+    CASE_LIST_VALUES,
+    DEADLINE_VALUES,
+    case_list_data,
+    case_row,
+    deadline_row,
+    text_when,
+)
 
 # The databases the statement is written for; anywhere else (the quick start's SQLite) the ORM reads the page.
 WRITTEN_OUT_VENDORS = ("postgresql",)
@@ -33,8 +41,18 @@ QUEUE_ORDER = "c.overdue DESC, c.next_due_at ASC NULLS LAST, c.id ASC"
 
 
 def _text(model, name: str) -> str:
-    """Timestamps are read as their text in the session's UTC (representation.text_when formats it)."""
-    return "::text" if "__" not in name and isinstance(model._meta.get_field(name), DateTimeField) else ""
+    """Timestamps are read as their text in the session's UTC (representation.text_when formats it), and
+    amounts as their text: a numeric column of 2 decimal places prints exactly the 2 places DRF's
+    DecimalField(decimal_places=2) writes ("88.50", "0.00"), without a Decimal made and quantized per
+    row (1.4 µs each, 70 µs a page)."""
+    if "__" in name:
+        return ""
+    field = model._meta.get_field(name)
+    if isinstance(field, DateTimeField):
+        return "::text"
+    if isinstance(field, DecimalField) and field.decimal_places == AMOUNT_PLACES:
+        return "::text"
+    return ""
 
 
 def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]] | None:

@@ -74,8 +74,9 @@ CASE_LIST_VALUES = (
 )
 
 # Built once: DRF's DecimalField output (quantized, as a string) without a field per row.
+AMOUNT_PLACES = 2
 _AMOUNT = serializers.DecimalField(
-    max_digits=12, decimal_places=2
+    max_digits=12, decimal_places=AMOUNT_PLACES
 )  # Case.refund_amount, Refund.amount, Order.total_amount
 _SHIPPING_FEE = serializers.DecimalField(max_digits=10, decimal_places=2)  # Order.shipping_fee
 
@@ -220,7 +221,8 @@ def case_row(t: Sequence[Any], deadlines: list[dict[str, Any]], when: When) -> d
         "ruled_at": when(t[15]),
         "outcome": t[16],
         "responsibility": t[17],
-        "refund_amount": _AMOUNT.to_representation(amount) if amount is not None else None,
+        # Text already where PostgreSQL printed it (disputes/case_queue.py); a Decimal from the ORM.
+        "refund_amount": amount if amount is None or type(amount) is str else _AMOUNT.to_representation(amount),
         "created_at": when(t[19]),
         "updated_at": when(t[20]),
         "deadlines": deadlines,
