@@ -579,3 +579,71 @@ def test_a_queue_narrowed_before_its_filters_or_by_an_unknown_filter_is_read_thr
     assert [r["id"] for r in rows] == [complaint.pk] and count == 1
     rows, count = case_queue.queue_rows(case_list_for(cast.agent), {}).rows(0, 50, count_cap=100)
     assert len(rows) == 4 and count == 4
+
+
+def _clocks_out_of_order(cast) -> list[Case]:
+    """The varied cases, the first with clocks written latest-due first and two due at one time (the
+    index gives them in the order written; the page gives them by due time, then id), and two overdue
+    cases due at one time (the queue breaks the tie by id)."""
+    cases = _varied_cases(cast)
+    base = dict(subject_kind="case", subject_id=cases[0].pk, rule="R-T12", kind="x", started_at=T0)
+    base.update(duration_amount=3, duration_unit="days")
+    for due in (T0 + 9 * DAY, T0 + 7 * DAY, T0 + 7 * DAY, T0 + 8 * DAY + SECOND / 2):
+        Deadline.objects.create(due_at=due, **base)
+    Case.objects.filter(pk__in=[cases[1].pk, cases[2].pk]).update(overdue=True, next_due_at=T0 + 6 * DAY)
+    return cases
+
+
+def test_each_cases_clocks_come_by_due_time_whatever_order_they_were_written(cast, api, queue_path):
+    _clocks_out_of_order(cast)
+    with time_machine.travel(T0 + 8 * DAY, tick=False):
+        body = api(cast.agent).get("/api/v1/cases/?page_size=200").json()
+    expected = _queue(cast.agent)
+    deadlines_attach(expected)
+    assert body["results"] == _json(s.CaseSerializer(expected, many=True).data)
+    dues = [d["due_at"] for r in body["results"] for d in r["deadlines"]]
+    assert len(dues) >= 6
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the written-out statement is PostgreSQL's")
+def test_the_page_is_put_in_order_whatever_order_its_rows_come_in(cast):
+    """PostgreSQL does not sort the page's joined rows (case_queue._statement): rows in any order come
+    out as the ordered statement gives them."""
+    import random
+
+    _clocks_out_of_order(cast)
+    with connection.cursor() as cursor:
+        cursor.execute(case_queue._statement("", False, ordered=True), [200, 0])
+        ordered = cursor.fetchall()
+    assert len({row[0] for row in ordered}) >= 4 and len(ordered) > len({row[0] for row in ordered})
+
+    def shown(page):  # a case's own columns (any of its rows carries them) and its clocks' rows
+        return [(case[: case_queue._CLOCK], clocks) for case, clocks in page]
+
+    expected = shown(case_queue._grouped(ordered))
+    shuffle = random.Random(9)
+    for _ in range(20):
+        rows = ordered[:]
+        shuffle.shuffle(rows)
+        assert shown(case_queue._in_order(rows)) == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the written-out statement is PostgreSQL's")
+def test_a_time_whose_text_does_not_sort_has_postgresql_sort_the_page(cast, api, monkeypatch):
+    _clocks_out_of_order(cast)
+    client = api(cast.agent)
+    with monkeypatch.context() as orm:
+        orm.setattr(case_queue, "WRITTEN_OUT_VENDORS", ())
+        reference = client.get("/api/v1/cases/?page_size=200").content
+    monkeypatch.setattr(case_queue, "_sortable", lambda text: False)
+    with CaptureQueriesContext(connection) as ctx:
+        got = client.get("/api/v1/cases/?page_size=200").content
+    pages = [q["sql"] for q in ctx.captured_queries if "disputes_deadline" in q["sql"]]
+    assert len(pages) == 2 and "ORDER BY" not in pages[0].rsplit(") AS p", 1)[1] and "d.due_at ASC" in pages[1]
+    assert got == reference
+    monkeypatch.undo()
+    row = [None] * 40
+    row[case_queue._ID], row[case_queue._OVERDUE], row[case_queue._NEXT_DUE] = 1, False, "infinity"
+    assert case_queue._in_order([tuple(row)]) is None  # the guard itself: a time whose text will not sort
+    row[case_queue._NEXT_DUE] = "2026-11-22 04:15:37+00"
+    assert case_queue._in_order([tuple(row)]) == [(tuple(row), [])]
