@@ -85,13 +85,19 @@ def _varied_cases(cast) -> list[Case]:
     return cases
 
 
-def test_the_queue_page_is_exactly_what_the_case_serializer_gives(cast, api, queue_path):
-    _varied_cases(cast)
+def _page_as_the_serializer_gives(cast, api) -> dict:
+    """GET cases/ (one page of them all) after asserting it is CaseSerializer's output of the queue."""
     with time_machine.travel(T0 + 8 * DAY, tick=False):
         body = api(cast.agent).get("/api/v1/cases/?page_size=200").json()
     expected = _queue(cast.agent)
     deadlines_attach(expected)
     assert body["results"] == _json(s.CaseSerializer(expected, many=True).data)
+    return body
+
+
+def test_the_queue_page_is_exactly_what_the_case_serializer_gives(cast, api, queue_path):
+    _varied_cases(cast)
+    body = _page_as_the_serializer_gives(cast, api)
     assert list(body["results"][0]) == s.CaseSerializer.Meta.fields  # the same keys, in the same order
     shown = {r["id"]: r for r in body["results"]}
     assert {r["refund_amount"] for r in shown.values()} >= {"88.50", "0.00", "9999999999.99", "-0.50"}
@@ -596,11 +602,7 @@ def _clocks_out_of_order(cast) -> list[Case]:
 
 def test_each_cases_clocks_come_by_due_time_whatever_order_they_were_written(cast, api, queue_path):
     _clocks_out_of_order(cast)
-    with time_machine.travel(T0 + 8 * DAY, tick=False):
-        body = api(cast.agent).get("/api/v1/cases/?page_size=200").json()
-    expected = _queue(cast.agent)
-    deadlines_attach(expected)
-    assert body["results"] == _json(s.CaseSerializer(expected, many=True).data)
+    body = _page_as_the_serializer_gives(cast, api)
     dues = [d["due_at"] for r in body["results"] for d in r["deadlines"]]
     assert len(dues) >= 6
 
