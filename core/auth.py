@@ -32,7 +32,8 @@ class _TokenSQL:
         self.user_fields = [f.attname for f in user_model._meta.concrete_fields]
         columns = [f"t.{q(str(f.column))}" for f in token_model._meta.concrete_fields]
         columns += [f"u.{q(str(f.column))}" for f in user_model._meta.concrete_fields]
-        user_fk = str(token_model._meta.get_field("user").column)
+        self.user_field = token_model._meta.get_field("user")
+        user_fk = str(self.user_field.column)
         self.sql = (
             f"SELECT {', '.join(columns)}, ARRAY({role_names_sql(f't.{q(user_fk)}')}) "  # noqa: S608
             f"FROM {q(token_model._meta.db_table)} t JOIN {q(user_model._meta.db_table)} u "
@@ -49,7 +50,7 @@ class _TokenSQL:
         n, m = len(self.token_fields), len(self.user_fields)
         token = self.token_model.from_db(connection.alias, self.token_fields, row[:n])
         user = self.user_model.from_db(connection.alias, self.user_fields, row[n : n + m])
-        field = self.token_model._meta.get_field("user")
+        field = self.user_field
         field.set_cached_value(token, user)
         if field.one_to_one:  # as select_related sets it: user.auth_token
             field.remote_field.set_cached_value(user, token)

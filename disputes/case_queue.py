@@ -168,8 +168,8 @@ def _in_order(fetched: list[tuple]) -> list[tuple[tuple, list[tuple]]] | None:
             clocks = seen.get(last)
             if clocks is None:
                 due = row[_NEXT_DUE]
-                if due is not None and not (len(due) >= 22 and due[4] == "-" and due[10] == " " and due[-3:] == "+00"):
-                    return None  # as _sortable, written out: once per case
+                if due is not None and not _sortable(due):
+                    return None
                 key = (not row[_OVERDUE], due is None, due or "", last)
                 if in_order and previous is not None and key < previous:
                     in_order = False
