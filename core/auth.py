@@ -8,6 +8,8 @@ answering it, on every request.
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +60,10 @@ class _TokenSQL:
         return token, user
 
 
-_STATEMENTS: dict[type, _TokenSQL] = {}
+@functools.cache
+def _token_sql(token_model) -> _TokenSQL:
+    """The statement of `token_model`, built once per model."""
+    return _TokenSQL(token_model)
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -66,7 +71,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         if connection.vendor != "postgresql":
             return super().authenticate_credentials(key)
         model = self.get_model()
-        statement = _STATEMENTS.get(model) or _STATEMENTS.setdefault(model, _TokenSQL(model))
+        statement = _token_sql(model)
         # A key the column cannot hold (too long, or a NUL, which PostgreSQL's text refuses) is no token.
         limit = statement.key_length
         found = statement.read(key) if (limit is None or len(key) <= limit) and "\x00" not in key else None

@@ -71,6 +71,14 @@ def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
     return (f"WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
+# Where each column is in a row of the page statement (its case's columns are named c0, c1, … by these
+# positions) and where _in_order finds the queue's order and the clocks'.
+_AT = {name: i for i, name in enumerate(CASE_LIST_VALUES)}
+_ID, _OVERDUE, _NEXT_DUE = _AT["id"], _AT["overdue"], _AT["next_due_at"]
+_CLOCK = len(CASE_LIST_VALUES)  # a clock's columns start here (DEADLINE_VALUES)
+_CLOCK_ID, _CLOCK_DUE = _CLOCK + DEADLINE_VALUES.index("id"), _CLOCK + DEADLINE_VALUES.index("due_at")
+
+
 _statements: dict[tuple[str, bool, bool], str] = {}
 
 
@@ -92,35 +100,27 @@ def _statement(where: str, counted: bool, ordered: bool = False) -> str:
     statement = _statements.get((where, counted, ordered))
     if statement is None:
         case, shop, user = Case._meta.db_table, Shop._meta.db_table, get_user_model()._meta.db_table
-        at = {name: i for i, name in enumerate(CASE_LIST_VALUES)}
         names = {
-            "shop__name": f"(SELECT s.name FROM {shop} s WHERE s.id = p.c{at['shop_id']})",  # noqa: S608
-            "assignee__username": f"(SELECT u.username FROM {user} u WHERE u.id = p.c{at['assignee_id']})",  # noqa: S608
+            "shop__name": f"(SELECT s.name FROM {shop} s WHERE s.id = p.c{_AT['shop_id']})",  # noqa: S608
+            "assignee__username": f"(SELECT u.username FROM {user} u WHERE u.id = p.c{_AT['assignee_id']})",  # noqa: S608
         }
         own = [name for name in CASE_LIST_VALUES if name not in names]
-        page = ", ".join(f"c.{Case._meta.get_field(name).column} AS c{at[name]}" for name in own)  # type: ignore[union-attr]
+        page = ", ".join(f"c.{Case._meta.get_field(name).column} AS c{_AT[name]}" for name in own)  # type: ignore[union-attr]
         columns = ", ".join(
             [
-                *(names.get(name) or f"p.c{at[name]}{_text(Case, name)}" for name in CASE_LIST_VALUES),
+                *(names.get(name) or f"p.c{_AT[name]}{_text(Case, name)}" for name in CASE_LIST_VALUES),
                 *(f"d.{name}{_text(Deadline, name)}" for name in DEADLINE_VALUES),
             ]
         )
         count = f"({_count(where)})" if counted else "NULL"
-        order = f"p.c{at['overdue']} DESC, p.c{at['next_due_at']} ASC NULLS LAST, p.c{at['id']} ASC"
+        order = f"p.c{_AT['overdue']} DESC, p.c{_AT['next_due_at']} ASC NULLS LAST, p.c{_AT['id']} ASC"
         statement = _statements[(where, counted, ordered)] = (
             f"SELECT {columns}, {count} "  # noqa: S608 (names from the models, values are parameters)
             f"FROM (SELECT {page} FROM {case} c {where} ORDER BY {QUEUE_ORDER} LIMIT %s OFFSET %s) AS p "
-            f"LEFT OUTER JOIN {Deadline._meta.db_table} d ON d.subject_kind = 'case' AND d.subject_id = p.c{at['id']}"
+            f"LEFT OUTER JOIN {Deadline._meta.db_table} d ON d.subject_kind = 'case' AND d.subject_id = p.c{_AT['id']}"
             + (f" ORDER BY {order}, d.due_at ASC, d.id ASC" if ordered else "")
         )
     return statement
-
-
-# Where _in_order finds the queue's order and the clocks' in a row of the page statement.
-_AT = {name: i for i, name in enumerate(CASE_LIST_VALUES)}
-_ID, _OVERDUE, _NEXT_DUE = _AT["id"], _AT["overdue"], _AT["next_due_at"]
-_CLOCK = len(CASE_LIST_VALUES)  # a clock's columns start here (DEADLINE_VALUES)
-_CLOCK_ID, _CLOCK_DUE = _CLOCK + DEADLINE_VALUES.index("id"), _CLOCK + DEADLINE_VALUES.index("due_at")
 
 
 def _sortable(text: str) -> bool:
