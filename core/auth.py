@@ -15,6 +15,7 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from . import prepared
 from .roles import role_names_sql
 
 
@@ -45,7 +46,7 @@ class _TokenSQL:
     def read(self, key: str):
         """(token, its user with `_role_names` set), or None for an unknown key."""
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, [key])
+            prepared.execute(cursor, self.sql, [key])
             row = cursor.fetchone()
         if row is None:
             return None

@@ -34,6 +34,8 @@ from typing import Any
 from django.db import connection, models
 from django.db.models import NOT_PROVIDED
 
+from core import prepared
+
 # Per field of a statement, in order: the field, its attribute's name and its plain type (`_plain`).
 _Fields = list[tuple[models.Field, str, type | None]]
 _STATEMENTS: dict[tuple[type[models.Model], int, bool], tuple[str, _Fields] | None] = {}
@@ -236,7 +238,7 @@ class Writes:
             tagged = [f"SELECT {i}, row_to_json({name})::text FROM {name}" for i, name in enumerate(finals)]  # noqa: S608
             sql = f"WITH {', '.join(ctes)} " + " UNION ALL ".join(tagged)
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            prepared.execute(cursor, sql, params)
             rows = cursor.fetchall()
         if len(parts) == 1:
             parts[0][2](rows)

@@ -15,7 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from core import rulebook
+from core import prepared, rulebook
 from core.calendar import compute_due
 from core.errors import DomainError, InvalidTransition, RuleViolation
 from core.inserts import Writes, next_key_sql
@@ -138,7 +138,7 @@ def _claiming_refunds(order: Order) -> list[Refund]:
     PostgreSQL to answer it (#9)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_CLAIMING_SQL, [order.pk, str(S.CLOSED), str(S.EXCHANGED)])
+            prepared.execute(cursor, _CLAIMING_SQL, [order.pk, str(S.CLOSED), str(S.EXCHANGED)])
             return [Refund.from_db(connection.alias, _CLAIMING_FIELDS, row) for row in cursor.fetchall()]
     claiming = order.refunds.exclude(status__in=[S.CLOSED, S.EXCHANGED]).only(*_CLAIMING_FIELDS)
     return list(claiming.order_by())
@@ -531,9 +531,9 @@ class _OrderForFilingSQL:
     def read(self, order_id: int, buyer_id: int | None) -> Order | None:
         with connection.cursor() as cursor:
             if buyer_id is None:
-                cursor.execute(self.sql.format(buyer=""), [order_id])
+                prepared.execute(cursor, self.sql.format(buyer=""), [order_id])
             else:
-                cursor.execute(self.sql.format(buyer=" AND o.buyer_id = %s"), [order_id, buyer_id])
+                prepared.execute(cursor, self.sql.format(buyer=" AND o.buyer_id = %s"), [order_id, buyer_id])
             row = cursor.fetchone()
         if row is None:
             return None

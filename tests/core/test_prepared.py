@@ -1,0 +1,128 @@
+"""Server-side prepared statements (core/prepared.py): prepared once per session, answering exactly as
+the statement unprepared, one query each time, and never stuck on a name the session lost."""
+
+import pytest
+from django.db import DatabaseError, DataError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from core import prepared
+from core.prepared import statement_of
+
+pytestmark = pytest.mark.django_db
+
+SQL = "SELECT n, n * %s, %s || 'x' FROM generate_series(1, %s) AS n ORDER BY n"
+
+
+@pytest.fixture(autouse=True)
+def _postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+
+
+def _run(sql, params):
+    with connection.cursor() as cursor:
+        prepared.execute(cursor, sql, params)
+        return cursor.fetchall()
+
+
+def _plain(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _prepared_names():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_a_statement_is_prepared_once_per_session_and_answers_as_it_would_unprepared():
+    sql = SQL + " -- once"
+    with CaptureQueriesContext(connection) as first:
+        rows = _run(sql, [3, "a", 4])
+    with CaptureQueriesContext(connection) as second:
+        again = _run(sql, [5, "b", 2])
+    assert rows == _plain(sql, [3, "a", 4]) and again == _plain(sql, [5, "b", 2])
+    assert len(first.captured_queries) == 1 and first.captured_queries[0]["sql"].startswith("PREPARE p_")
+    assert len(second.captured_queries) == 1 and second.captured_queries[0]["sql"].startswith("EXECUTE p_")
+    stem = prepared._form(sql)[0]
+    assert f"{stem}_0" in _prepared_names()
+    assert statement_of(first.captured_queries[0]["sql"]) == sql == statement_of(second.captured_queries[0]["sql"])
+
+
+def test_percent_signs_are_kept_and_named_placeholders_run_unprepared():
+    like = "SELECT 'a%%b' LIKE %s, %s::int + 1"
+    assert _run(like, ["a%", 1]) == _plain(like, ["a%", 1]) == [(True, 2)]
+    assert _run(like, ["b%", 2]) == [(False, 3)]
+    named = "SELECT %(x)s::int * 2"
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(named, {"x": 21}) == [(42,)]
+    assert ctx.captured_queries[0]["sql"] == "SELECT 21::int * 2"
+
+
+def test_off_when_turned_off_or_without_kept_connections(settings, monkeypatch):
+    sql = SQL + " -- off"
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    with CaptureQueriesContext(connection) as ctx:
+        _run(sql, [1, "a", 1])
+    assert not ctx.captured_queries[0]["sql"].startswith(("PREPARE", "EXECUTE"))
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    with CaptureQueriesContext(connection) as ctx:
+        _run(sql, [1, "a", 1])
+    assert not ctx.captured_queries[0]["sql"].startswith(("PREPARE", "EXECUTE"))
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    with CaptureQueriesContext(connection) as ctx:
+        _run(sql, [1, "a", 1])
+    assert ctx.captured_queries[0]["sql"].startswith("PREPARE")
+
+
+def test_a_failed_execution_is_followed_by_a_fresh_name():
+    sql = "SELECT 10 / %s -- divides"
+    stem = prepared._form(sql)[0]
+    with pytest.raises(DataError), transaction.atomic():
+        _run(sql, [0])  # PREPARE succeeds, EXECUTE divides by zero: is it prepared? Not known
+    assert f"{stem}_0" in _prepared_names()  # it is, in fact: a PREPARE outlives the error
+    assert _run(sql, [5]) == [(2,)]  # prepared again, under another name (the same one would be refused)
+    assert f"{stem}_1" in _prepared_names()
+    assert _run(sql, [2]) == [(5,)]
+
+
+def test_a_session_that_lost_its_statements_prepares_them_again():
+    sql = SQL + " -- lost"
+    assert _run(sql, [1, "a", 1]) == [(1, 1, "ax")]
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # as a pooler's DISCARD would
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        _run(sql, [1, "a", 1])  # inside a transaction the error stands: the transaction is lost anyway
+    assert _run(sql, [2, "b", 2]) == [(1, 2, "bx"), (2, 4, "bx")]
+
+
+def test_a_statement_failing_again_and_again_ends_up_unprepared():
+    sql = "SELECT 1 / %s -- always fails"
+    for _ in range(prepared.RETRIES + 1):
+        with pytest.raises(DataError), transaction.atomic():
+            _run(sql, [0])
+    with CaptureQueriesContext(connection) as ctx, pytest.raises(DataError), transaction.atomic():
+        _run(sql, [0])
+    assert [q["sql"] for q in ctx.captured_queries if "1 / " in q["sql"]] == ["SELECT 1 / 0 -- always fails"]
+    assert _run(sql, [1]) == [(1,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_starts_with_nothing_prepared():
+    sql = SQL + " -- new connection"
+    _run(sql, [1, "a", 1])
+    connection.close()
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(sql, [1, "a", 1]) == [(1, 1, "ax")]
+    assert ctx.captured_queries[-1]["sql"].startswith("PREPARE")
+
+
+def test_each_execution_is_planned_for_its_values():
+    """A prepared statement keeps its parse, not a generic plan: a queue filtered on a rare status is
+    planned as that status asks (core.prepared.session_settings)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone()[0] == "force_custom_plan"
