@@ -1,13 +1,17 @@
 """Server-side prepared statements for the statements every request of a hot path runs (#9, bench 4).
 
-psycopg2 sends each statement as text with its values written in, and PostgreSQL parses and analyses
-it again at every execution. For the token's statement (every API request) that was two thirds of
-the server's work on it, and for a refund's filing about 0.6 ms of its 1.6 ms. `execute` prepares
-such a statement once per database session (`PREPARE p_… AS …`, its `%s` placeholders numbered) and
-then sends `EXECUTE p_…(values)`, whose parse is trivial. The session plans a prepared statement
-afresh at every execution (`plan_cache_mode = force_custom_plan`, set when the connection opens:
-`session_settings`), so each execution gets the plan its values would get unprepared; only the parse
-and the analysis are saved.
+psycopg2 sends each statement as text with its values written in, and PostgreSQL parses, analyses and
+plans it again at every execution. For the token's statement (every API request) that was more than
+half of the server's work on it, and for a refund's filing about 0.6 ms of its 1.6 ms.
+`execute` prepares such a statement once per database session (`PREPARE p_… AS …`, its `%s`
+placeholders numbered) and then sends `EXECUTE p_…(values)`.
+
+Planning is what is saved, and PostgreSQL decides when (plan_cache_mode `auto`, its default): the
+first five executions are planned for their values, and from then on the statement's generic plan is
+used if its estimated cost is below the average of those custom plans. So only statements whose plan
+is the same whatever the values go through here: a look-up by key, an INSERT. Not the queue page:
+PostgreSQL turned it generic after five pages in the tests, and a generic plan for a filter on a rare
+status, say, could cost far more than the plan the value gets.
 
 Where it is off — another database, `DATABASE_PREPARED_STATEMENTS` false, or connections not kept
 between requests (`CONN_MAX_AGE` 0, as behind a transaction pooler such as PgBouncer, where the next
@@ -90,17 +94,6 @@ def enabled() -> bool:
         and bool(getattr(settings, "DATABASE_PREPARED_STATEMENTS", True))
         and connection.settings_dict.get("CONN_MAX_AGE", 0) != 0
     )
-
-
-def session_settings(sender, connection, **kwargs) -> None:
-    """`connection_created` (core.apps): a session that will prepare statements plans each execution
-    for its values (force_custom_plan), as an unprepared statement is planned."""
-    if connection.vendor != "postgresql" or not getattr(settings, "DATABASE_PREPARED_STATEMENTS", True):
-        return
-    if connection.settings_dict.get("CONN_MAX_AGE", 0) == 0:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET plan_cache_mode = force_custom_plan")
 
 
 @dataclass

@@ -21,7 +21,6 @@ from django.db import connection
 from django.db.models import DateTimeField, DecimalField, F, QuerySet
 from django.utils import timezone
 
-from core import prepared
 from core.api import CountedRows, QuerysetRows
 from orders.models import Shop
 
@@ -57,9 +56,6 @@ def _text(model, name: str) -> str:
     return ""
 
 
-_BIGINT = 2**63
-
-
 def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
     """CaseViewSet's filters as SQL on `c` (the case), with their parameters; None for a filter unknown here."""
     clauses: list[str] = []
@@ -68,10 +64,6 @@ def _where(filters: Mapping[str, Any]) -> tuple[str, list[Any]] | None:
         if name == "assignee__isnull":
             clauses.append("c.assignee_id IS NULL" if value else "c.assignee_id IS NOT NULL")
         elif name in ("status", "kind", "overdue", "assignee_id", "shop_id"):
-            if type(value) is int and not -_BIGINT <= value < _BIGINT:
-                # No key is that large; the ORM answers the empty page. Written out, the statement's
-                # prepared parameter (bigint, core.prepared) would refuse the value instead.
-                return None
             clauses.append(f"c.{name} = %s")
             params.append(value)
         else:
@@ -210,11 +202,11 @@ class CaseQueueRows:
         params = [] if count_cap is None else [*self._params, count_cap + 1]
         params += [*self._params, top - bottom, bottom]
         with connection.cursor() as cursor:
-            prepared.execute(cursor, _statement(self._where, count_cap is not None), params)
+            cursor.execute(_statement(self._where, count_cap is not None), params)
             fetched = cursor.fetchall()
             page = _in_order(fetched) if fetched else []
             if page is None:  # a time that does not sort as text: PostgreSQL sorts the page
-                prepared.execute(cursor, _statement(self._where, count_cap is not None, ordered=True), params)
+                cursor.execute(_statement(self._where, count_cap is not None, ordered=True), params)
                 fetched = cursor.fetchall()
                 page = _grouped(fetched)
         if not fetched:
@@ -229,7 +221,7 @@ class CaseQueueRows:
 
     def count(self, cap: int) -> int:
         with connection.cursor() as cursor:
-            prepared.execute(cursor, _count(self._where), [*self._params, cap + 1])
+            cursor.execute(_count(self._where), [*self._params, cap + 1])
             return cursor.fetchone()[0]
 
 

@@ -82,8 +82,8 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-# The hot paths' statements are prepared once per PostgreSQL session (core/prepared.py); off by itself
-# with CONN_MAX_AGE=0. Turn it off behind a pooler in transaction or statement mode (docs/DEPLOY.md).
+# Key look-ups and inserts of the hot paths are prepared once per PostgreSQL session (core/prepared.py); off
+# by itself with CONN_MAX_AGE=0. Turn it off behind a pooler in transaction or statement mode (docs/DEPLOY.md).
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 if env.str("TEST_DB_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DB_NAME")}

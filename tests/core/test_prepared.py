@@ -4,8 +4,10 @@ the statement unprepared, one query each time, and never stuck on a name the ses
 import pytest
 from django.db import DatabaseError, DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
 
 from core import prepared
+from core.auth import _token_sql
 from core.prepared import statement_of
 
 pytestmark = pytest.mark.django_db
@@ -120,9 +122,20 @@ def test_a_new_connection_starts_with_nothing_prepared():
     assert ctx.captured_queries[-1]["sql"].startswith("PREPARE")
 
 
-def test_each_execution_is_planned_for_its_values():
-    """A prepared statement keeps its parse, not a generic plan: a queue filtered on a rare status is
-    planned as that status asks (core.prepared.session_settings)."""
+def _plans(sql) -> tuple[int, int]:
+    """(generic, custom) executions of `sql`'s prepared statement in this session."""
+    stem = prepared._form(sql)[0]
     with connection.cursor() as cursor:
-        cursor.execute("SHOW plan_cache_mode")
-        assert cursor.fetchone()[0] == "force_custom_plan"
+        query = "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name LIKE %s"
+        cursor.execute(query, [f"{stem}_%"])
+        return cursor.fetchone()
+
+
+def test_a_look_up_by_key_is_planned_once():
+    """Planning is what preparing saves: the token's statement has one plan whatever the key, and after
+    PostgreSQL's five custom plans it keeps the generic one."""
+    token = _token_sql(Token)
+    for _ in range(8):
+        _run(token.sql, ["no such key"])
+    generic, custom = _plans(token.sql)
+    assert custom == 5 and generic == 3
