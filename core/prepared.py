@@ -21,10 +21,12 @@ The first execution in a session sends the PREPARE and the EXECUTE as one query,
 one query whether or not it was prepared before (the tests count queries). A prepared statement
 belongs to the session, not to a transaction: a rollback keeps it. The names prepared are
 remembered per driver connection (`connection.connection`): a new connection starts with none.
-If an execution fails, whether its statement is still prepared is not known (a PREPARE survives the
-EXECUTE's error; a session may also have lost it to DEALLOCATE or DISCARD, or a migration may have
-changed a column it returns): the next execution prepares it again under a new name, at most
-`RETRIES` times per session, and then runs it unprepared.
+An EXECUTE that fails for its values (a constraint, a lock, a division by zero) leaves its statement
+prepared: the next one runs it again. A first execution that fails leaves it unknown whether the
+PREPARE before it stood (a PREPARE outlives the EXECUTE's error), and a session may lose a statement
+(DEALLOCATE or DISCARD: "does not exist"; a migration changing a column it returns: "cached plan must
+not change result type"): then the next execution prepares it again under a fresh name, at most
+`RETRIES` times per statement and session, and after that runs it unprepared.
 """
 
 from __future__ import annotations
@@ -129,13 +131,28 @@ def execute(cursor, sql: str, params: Sequence[Any]) -> None:
         return
     name = f"{stem}_{retries}"
     run = f"EXECUTE {name}({', '.join(['%s'] * count)})" if count else f"EXECUTE {name}"
-    if name not in session.prepared:
+    first = name not in session.prepared
+    if first:
         run = f"PREPARE {name} AS {numbered}\n; {run}"  # on a line of its own: after a `--` comment too
     try:
         cursor.execute(run, list(params))
-    except BaseException:
-        # Prepared or not, this name is not used again in this session.
-        session.prepared.discard(name)
-        session.retries[stem] = retries + 1
+    except BaseException as exc:
+        if first or _lost(exc):  # prepared or not: this name is not used again in this session
+            session.prepared.discard(name)
+            session.retries[stem] = retries + 1
         raise
     session.prepared.add(name)
+
+
+# SQLSTATEs of an EXECUTE whose prepared statement the session no longer has, or can no longer run:
+# invalid_sql_statement_name ("does not exist"), feature_not_supported ("cached plan must not change
+# result type").
+_LOST = ("26000", "0A000")
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether an EXECUTE's error may have been its statement's, not its values'. Django raises its own
+    error from the driver's, which carries the SQLSTATE; an error without one (the connection, say)
+    counts as lost."""
+    code = getattr(exc.__cause__, "pgcode", None) or getattr(exc, "pgcode", None)
+    return code is None or code in _LOST

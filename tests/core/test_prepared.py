@@ -91,6 +91,17 @@ def test_a_failed_execution_is_followed_by_a_fresh_name():
     assert _run(sql, [2]) == [(5,)]
 
 
+def test_a_statement_that_failed_for_its_values_stays_prepared():
+    sql = "SELECT 10 / %s -- refused for some values"
+    assert _run(sql, [5]) == [(2,)]
+    with pytest.raises(DataError), transaction.atomic():
+        _run(sql, [0])  # a prepared statement's EXECUTE refused: the statement itself is fine
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(sql, [2]) == [(5,)]
+    stem = prepared._form(sql)[0]
+    assert [q["sql"] for q in ctx.captured_queries if stem in q["sql"]] == [f"EXECUTE {stem}_0(2)"]
+
+
 def test_a_session_that_lost_its_statements_prepares_them_again():
     sql = SQL + " -- lost"
     assert _run(sql, [1, "a", 1]) == [(1, 1, "ax")]
