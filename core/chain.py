@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 
+from . import prepared
+
 if TYPE_CHECKING:
     from .inserts import Writes
 
@@ -249,7 +251,7 @@ def chain_append(*, subject_kind: str, subject_id: int, digest: str) -> tuple[in
     `(seq, prev_hash, hash)`. Call inside the transaction that writes the event."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_append_statements()[0], [subject_kind, subject_id, digest, digest])
+            prepared.execute(cursor, _append_statements()[0], [subject_kind, subject_id, digest, digest])
             seq, prev_hash, head_hash = cursor.fetchone()
         return seq, prev_hash, head_hash
     return _chain_append_portable(subject_kind=subject_kind, subject_id=subject_id, digest=digest)

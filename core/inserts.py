@@ -160,7 +160,7 @@ def insert[M: models.Model](objs: Sequence[M]) -> list[M]:
     if statement is None:
         return type(objs[0])._default_manager.bulk_create(objs)  # type: ignore[attr-defined]
     with connection.cursor() as cursor:
-        cursor.execute(*statement)
+        prepared.execute(cursor, *statement)
         _written(objs, cursor.fetchall())
     return list(objs)
 

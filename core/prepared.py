@@ -41,6 +41,9 @@ from django.conf import settings
 from django.db import connection
 
 RETRIES = 8  # fresh names per statement and session after failed executions; then it runs unprepared
+# A statement taking more values runs unprepared: its plan is a small part of its cost, and a session
+# would otherwise keep one large statement per row count (a notice to many people, say).
+MAX_VALUES = 500
 
 _PLACEHOLDER = re.compile(r"%%|%s|%\(")
 # Per statement text: (a name stem from its hash, its text with $1…$n and `%` doubled for psycopg2's
@@ -68,7 +71,9 @@ def _form(sql: str) -> tuple[str, str, int] | None:
         return f"${count}"
 
     numbered = _PLACEHOLDER.sub(number, sql)
-    form = None if named else (f"p_{hashlib.sha256(sql.encode()).hexdigest()[:24]}", numbered, count)
+    form = (
+        None if named or count > MAX_VALUES else (f"p_{hashlib.sha256(sql.encode()).hexdigest()[:24]}", numbered, count)
+    )
     _FORMS[sql] = form
     if form is not None:
         _TEXTS[form[0]] = sql

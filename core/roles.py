@@ -5,6 +5,8 @@ import functools
 from django.contrib.auth import get_user_model
 from django.db import connection, models
 
+from . import prepared
+
 
 class Role(models.TextChoices):
     BUYER = "buyer"
@@ -21,7 +23,7 @@ def roles_of(user) -> set[str]:
     cached = getattr(user, "_role_names", None)
     if cached is None:
         with connection.cursor() as cursor:
-            cursor.execute(role_names_sql("%s"), [user.pk])
+            prepared.execute(cursor, role_names_sql("%s"), [user.pk])
             cached = {name for (name,) in cursor.fetchall()}
         user._role_names = cached
     return cached

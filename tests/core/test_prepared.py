@@ -53,7 +53,7 @@ def test_a_statement_is_prepared_once_per_session_and_answers_as_it_would_unprep
     assert statement_of(first.captured_queries[0]["sql"]) == sql == statement_of(second.captured_queries[0]["sql"])
 
 
-def test_percent_signs_are_kept_and_named_placeholders_run_unprepared():
+def test_percent_signs_are_kept_and_named_placeholders_or_many_values_run_unprepared():
     like = "SELECT 'a%%b' LIKE %s, %s::int + 1"
     assert _run(like, ["a%", 1]) == _plain(like, ["a%", 1]) == [(True, 2)]
     assert _run(like, ["b%", 2]) == [(False, 3)]
@@ -61,6 +61,10 @@ def test_percent_signs_are_kept_and_named_placeholders_run_unprepared():
     with CaptureQueriesContext(connection) as ctx:
         assert _run(named, {"x": 21}) == [(42,)]
     assert ctx.captured_queries[0]["sql"] == "SELECT 21::int * 2"
+    many = "SELECT " + " + ".join(["%s::int"] * (prepared.MAX_VALUES + 1))
+    with CaptureQueriesContext(connection) as ctx:
+        assert _run(many, [1] * (prepared.MAX_VALUES + 1)) == [(prepared.MAX_VALUES + 1,)]
+    assert ctx.captured_queries[0]["sql"].startswith("SELECT 1::int + 1::int")
 
 
 def test_off_when_turned_off_or_without_kept_connections(settings, monkeypatch):
