@@ -47,14 +47,15 @@ MAX_VALUES = 500
 
 _PLACEHOLDER = re.compile(r"%%|%s|%\(")
 # Per statement text: (a name stem from its hash, its text with $1…$n and `%` doubled for psycopg2's
-# formatting, the number of values), or None if it has named placeholders (not numbered here).
+# formatting, the number of values), or None if it runs unprepared (named placeholders, too many values).
 _FORMS: dict[str, tuple[str, str, int] | None] = {}
+_TEXTS: dict[str, str] = {}  # per name stem, the statement as written (statement_of)
 
 
 def _form(sql: str) -> tuple[str, str, int] | None:
     """`sql` as a prepared statement: a name stem, its text with the `%s` placeholders numbered ($1,
     $2 …) and ready to pass through psycopg2's formatting (a `%` written `%%`), and the number of
-    values. None for named placeholders (`%(name)s`)."""
+    values. None for named placeholders (`%(name)s`) or more than MAX_VALUES values."""
     if sql in _FORMS:
         return _FORMS[sql]
     count = 0
@@ -80,8 +81,7 @@ def _form(sql: str) -> tuple[str, str, int] | None:
     return form
 
 
-_TEXTS: dict[str, str] = {}  # per name stem, the statement as written
-_RUN = re.compile(r"^(?:PREPARE (p_[0-9a-f]{24})_\d+ AS .*\n; )?EXECUTE (p_[0-9a-f]{24})_\d+\b", re.DOTALL)
+_RUN = re.compile(r"^(?:PREPARE p_[0-9a-f]{24}_\d+ AS .*\n; )?EXECUTE (p_[0-9a-f]{24})_\d+\b", re.DOTALL)
 
 
 def statement_of(query: str) -> str:
@@ -91,7 +91,7 @@ def statement_of(query: str) -> str:
     match = _RUN.match(query)
     if match is None:
         return query
-    return _TEXTS.get(match.group(2), query)
+    return _TEXTS.get(match.group(1), query)
 
 
 def enabled() -> bool:
