@@ -31,6 +31,19 @@ def test_the_token_and_the_callers_roles_are_one_statement():
 
 
 @pytest.mark.django_db
+def test_the_token_is_read_by_a_prepared_statement():
+    """After the first request of a session the token's statement is an EXECUTE (core.prepared, #9)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    client = _client(UserFactory(roles=["agent"]))
+    client.get("/api/v1/cases/")
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/api/v1/cases/").status_code == 200
+    auth = [q["sql"] for q in ctx.captured_queries if "authtoken_token" in statement_of(q["sql"])]
+    assert len(auth) == 1 and auth[0].startswith("EXECUTE p_")
+
+
+@pytest.mark.django_db
 def test_roles_are_read_afresh_on_every_request():
     user = UserFactory(roles=["agent"])
     client = _client(user)

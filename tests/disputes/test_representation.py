@@ -513,6 +513,8 @@ def test_filing_a_refund_takes_a_fixed_number_of_statements(cast, api):
             assert client.post("/api/v1/refunds/", body, format="json").status_code == 201
         statements = [q["sql"] for q in ctx.captured_queries if "auth_group" not in statement_of(q["sql"])]
         assert len(statements) == REFUND_FILE_STATEMENTS, statements
+        if i and connection.vendor == "postgresql":  # the lock, the refunds, the writes: prepared (core.prepared)
+            assert len([sql for sql in statements if sql.startswith("EXECUTE p_")]) == 3, statements
 
 
 # --- timestamps read as PostgreSQL's text (representation.text_when) ---------------------------------
