@@ -170,7 +170,7 @@ def _in_order(fetched: list[tuple]) -> list[tuple[tuple, list[tuple]]] | None:
                 due = row[_NEXT_DUE]
                 if due is not None and not _sortable(due):
                     return None
-                key = (not row[_OVERDUE], due is None, due or "", last)
+                key = _queue_key(row)
                 if in_order and previous is not None and key < previous:
                     in_order = False
                 previous = key
