@@ -9,9 +9,11 @@ placeholders numbered) and then sends `EXECUTE p_…(values)`.
 Planning is what is saved, and PostgreSQL decides when (plan_cache_mode `auto`, its default): the
 first five executions are planned for their values, and from then on the statement's generic plan is
 used if its estimated cost is below the average of those custom plans. So only statements whose plan
-is the same whatever the values go through here: a look-up by key, an INSERT. Not the queue page:
-PostgreSQL turned it generic after five pages in the tests, and a generic plan for a filter on a rare
-status, say, could cost far more than the plan the value gets.
+is the same whatever the values go through here: a look-up by key, an INSERT, or a statement that
+takes no values at all (it has one plan, the plan of what is written in it). Not the queue page with
+values: PostgreSQL turned it generic after five pages in the tests, and a generic plan for a filter on
+a rare status, say, could cost far more than the plan the value gets; its first page without filter
+values is written without parameters and prepared (disputes/case_queue.py).
 
 Where it is off — another database, `DATABASE_PREPARED_STATEMENTS` false, or connections not kept
 between requests (`CONN_MAX_AGE` 0, as behind a transaction pooler such as PgBouncer, where the next

@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import DateTimeField, DecimalField, F, QuerySet
 from django.utils import timezone
 
+from core import prepared
 from core.api import CountedRows, QuerysetRows
 from orders.models import Shop
 
@@ -79,25 +80,29 @@ _CLOCK = len(CASE_LIST_VALUES)  # a clock's columns start here (DEADLINE_VALUES)
 _CLOCK_ID, _CLOCK_DUE = _CLOCK + DEADLINE_VALUES.index("id"), _CLOCK + DEADLINE_VALUES.index("due_at")
 
 
-_statements: dict[tuple[str, bool, bool], str] = {}
+_statements: dict[tuple[str, bool, bool, tuple[int, int] | None], str] = {}
 
 
-def _count(where: str) -> str:
-    """The queue's rows counted up to LIMIT %s (CappedCountPaginator.CAP + 1)."""
-    return f"SELECT COUNT(*) FROM (SELECT 1 FROM {Case._meta.db_table} c {where} LIMIT %s) AS capped"  # noqa: S608
+def _count(where: str, cap: str = "%s") -> str:
+    """The queue's rows counted up to LIMIT %s (CappedCountPaginator.CAP + 1), or up to `cap` written in."""
+    return f"SELECT COUNT(*) FROM (SELECT 1 FROM {Case._meta.db_table} c {where} LIMIT {cap}) AS capped"  # noqa: S608
 
 
-def _statement(where: str, counted: bool, ordered: bool = False) -> str:
+def _statement(where: str, counted: bool, ordered: bool = False, first: tuple[int, int] | None = None) -> str:
     """The page (LIMIT %s OFFSET %s) of the case's own columns, then for its rows only the shop's and
     the assignee's names (scalar subqueries: cheaper to plan than the joins) and the deadlines (one row
     per clock), and (`counted`) the capped count (LIMIT %s) as a scalar subquery run once. Built once
     per filter combination.
 
+    `first` = (the count's cap + 1, the page's size) writes the first page's bounds in (LIMIT n, no
+    OFFSET, the count's LIMIT): with a `where` that takes no values either, a statement without
+    parameters, whose one plan is the plan of those very values, so it can be prepared (`CaseQueueRows`).
+
     The page's cases are chosen in the queue's order, but the joined rows are not sorted by PostgreSQL
     unless `ordered`: sorting them (the queue's order, then each case's clocks by due time) cost the
     server 150 of the statement's 570 µs (#9, bench 4), and `CaseQueueRows` orders the page's few rows
     itself (`_in_order`)."""
-    statement = _statements.get((where, counted, ordered))
+    statement = _statements.get((where, counted, ordered, first))
     if statement is None:
         case, shop, user = Case._meta.db_table, Shop._meta.db_table, get_user_model()._meta.db_table
         names = {
@@ -112,11 +117,12 @@ def _statement(where: str, counted: bool, ordered: bool = False) -> str:
                 *(f"d.{name}{_text(Deadline, name)}" for name in DEADLINE_VALUES),
             ]
         )
-        count = f"({_count(where)})" if counted else "NULL"
+        cap, bounds = ("%s", "LIMIT %s OFFSET %s") if first is None else (str(int(first[0])), f"LIMIT {int(first[1])}")
+        count = f"({_count(where, cap)})" if counted else "NULL"
         order = f"p.c{_AT['overdue']} DESC, p.c{_AT['next_due_at']} ASC NULLS LAST, p.c{_AT['id']} ASC"
-        statement = _statements[(where, counted, ordered)] = (
-            f"SELECT {columns}, {count} "  # noqa: S608 (names from the models, values are parameters)
-            f"FROM (SELECT {page} FROM {case} c {where} ORDER BY {QUEUE_ORDER} LIMIT %s OFFSET %s) AS p "
+        statement = _statements[(where, counted, ordered, first)] = (
+            f"SELECT {columns}, {count} "  # noqa: S608 (names from the models, values are parameters or ints)
+            f"FROM (SELECT {page} FROM {case} c {where} ORDER BY {QUEUE_ORDER} {bounds}) AS p "
             f"LEFT OUTER JOIN {Deadline._meta.db_table} d ON d.subject_kind = 'case' AND d.subject_id = p.c{_AT['id']}"
             + (f" ORDER BY {order}, d.due_at ASC, d.id ASC" if ordered else "")
         )
@@ -199,14 +205,20 @@ class CaseQueueRows:
     def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
         if top <= bottom:
             return [], None
-        params = [] if count_cap is None else [*self._params, count_cap + 1]
-        params += [*self._params, top - bottom, bottom]
+        counted = count_cap is not None
         with connection.cursor() as cursor:
-            cursor.execute(_statement(self._where, count_cap is not None), params)
+            if bottom == 0 and not self._params:  # the first page, no filter values: prepared (see above)
+                first = (count_cap + 1 if counted else 0, top)  # type: ignore[operator]
+                prepared.execute(cursor, _statement(self._where, counted, first=first), [])
+            else:
+                params = [*self._params, count_cap + 1] if counted else []
+                cursor.execute(_statement(self._where, counted), [*params, *self._params, top - bottom, bottom])
             fetched = cursor.fetchall()
             page = _in_order(fetched) if fetched else []
             if page is None:  # a time that does not sort as text: PostgreSQL sorts the page
-                cursor.execute(_statement(self._where, count_cap is not None, ordered=True), params)
+                params = [*self._params, count_cap + 1] if counted else []
+                params += [*self._params, top - bottom, bottom]
+                cursor.execute(_statement(self._where, counted, ordered=True), params)
                 fetched = cursor.fetchall()
                 page = _grouped(fetched)
         if not fetched:

@@ -413,6 +413,35 @@ def test_a_capped_count_is_cached_an_exact_one_never(cast, api, monkeypatch, que
     assert not any("COUNT(*)" in q["sql"] for q in second.captured_queries)
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the written-out statement is PostgreSQL's")
+def test_only_a_first_page_without_filter_values_is_prepared(cast, api):
+    """The first page of the queue, unfiltered or filtered without values, is a statement without
+    parameters (its bounds written in), prepared once per session: one plan, the plan of those very
+    bounds. Any other page (a filter's value, a later page) is planned for its values, as before."""
+    for i in range(3):
+        _refund_case(cast, when=T0 + 5 * DAY + i * SECOND)
+    client = api(cast.agent)
+
+    def page_statements(path):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(path).status_code == 200
+        return [q["sql"] for q in ctx.captured_queries if "disputes_deadline" in statement_of(q["sql"])]
+
+    for path in ("/api/v1/cases/?page_size=2", "/api/v1/cases/?page_size=2&assignee=none"):
+        page_statements(path)
+        [run] = page_statements(path)
+        assert re.fullmatch(r"EXECUTE p_[0-9a-f]{24}_\d+", run), run  # prepared, and no values
+        assert "LIMIT 2)" in statement_of(run) and "OFFSET" not in statement_of(run)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = %s", [run[8:]])
+            generic, custom = cursor.fetchone()
+        assert custom == 0 and generic >= 1  # without parameters there is only the one plan
+    for path in ("/api/v1/cases/?page_size=2&page=2", "/api/v1/cases/?page_size=2&status=open"):
+        page_statements(path)
+        [run] = page_statements(path)
+        assert run.startswith("SELECT ") and "OFFSET" in run  # unprepared, its values in the text
+
+
 def test_every_filter_and_page_answers_the_same_bytes_both_ways(cast, api, monkeypatch):
     """The written-out statement against the ORM, on the bench's own mix of cases (statuses, kinds,
     shops, assignees or none, overdue, clocks) and the varied ones: the same bytes, or the same error."""
@@ -647,7 +676,7 @@ def test_a_time_whose_text_does_not_sort_has_postgresql_sort_the_page(cast, api,
     monkeypatch.setattr(case_queue, "_sortable", lambda text: False)
     with CaptureQueriesContext(connection) as ctx:
         got = client.get("/api/v1/cases/?page_size=200").content
-    pages = [q["sql"] for q in ctx.captured_queries if "disputes_deadline" in q["sql"]]
+    pages = [statement_of(q["sql"]) for q in ctx.captured_queries if "disputes_deadline" in statement_of(q["sql"])]
     assert len(pages) == 2 and "ORDER BY" not in pages[0].rsplit(") AS p", 1)[1] and "d.due_at ASC" in pages[1]
     assert got == reference
     monkeypatch.undo()
