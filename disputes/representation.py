@@ -124,33 +124,45 @@ def _local_minute(head: str, tz, memo: dict[str, tuple[str, str] | tuple[()]]) -
     return local
 
 
+# Per time zone, the local text of each timestamp's text `when` gave (text_when): a page read again (the
+# queue's first page, the same for every agent) costs a look-up per time.
+_LOCAL_TEXTS: dict[Any, dict[str, str]] = {}
+_LOCAL_TEXTS_KEPT = 20_000  # per time zone; then forgotten at once (about 4 MB at most)
+
+
 def text_when(tz) -> When:
     """`_when` in `tz` for PostgreSQL's text of a timestamptz in a session in UTC (Django's, under
     USE_TZ): "2026-11-22 04:15:37.48+00" gives "2026-11-22T12:15:37.480000+08:00", as DRF would from
     the datetime. The local text of each UTC minute is worked out once per process and the seconds are
-    copied (the offset being whole minutes): a page's 300 timestamps cost no datetime arithmetic. Any
-    other text (another session time zone, BC, infinity) is parsed and formatted by `_when`."""
-    memo = _LOCAL_MINUTES.setdefault(tz, {})
-    seen: dict[str, str | None] = {}  # this page's: created_at is often updated_at, a clock's due_at the case's
+    copied (the offset being whole minutes): a page's 300 timestamps cost no datetime arithmetic, and
+    each text done is kept (`_LOCAL_TEXTS`). Any other text (another session time zone, BC, infinity)
+    is parsed and formatted by `_when`."""
+    minutes = _LOCAL_MINUTES.setdefault(tz, {})
+    texts = _LOCAL_TEXTS.setdefault(tz, {})
+
+    def local_text(text: str) -> str | None:
+        n = len(text)  # "YYYY-MM-DD HH:MM:SS+00" (22), or with ".f" … ".ffffff" (24 to 29)
+        local = minutes.get(text[:16])
+        if local is None:
+            local = _local_minute(text[:16], tz, minutes)
+        if not local or text[16:17] != ":" or text[n - 3 :] != "+00":
+            done = _when(dt.datetime.fromisoformat(text), tz)
+        elif n == 22:
+            done = local[0] + text[16:19] + local[1]  # no fraction: microsecond 0, which isoformat leaves out too
+        elif 24 <= n <= 29 and text[19] == ".":
+            done = local[0] + text[16 : n - 3].ljust(10, "0") + local[1]  # PostgreSQL drops the trailing zeros
+        else:
+            done = _when(dt.datetime.fromisoformat(text), tz)
+        if len(texts) >= _LOCAL_TEXTS_KEPT:
+            texts.clear()
+        texts[text] = done  # type: ignore[assignment]
+        return done
 
     def when(text: str | None) -> str | None:
         if text is None:
             return None
-        done = seen.get(text)
-        if done is not None:
-            return done
-        head, rest = text[:16], text[16:]  # rest: ":SS+00" or ":SS.f+00" … ":SS.ffffff+00"
-        local = memo.get(head)
-        if local is None:
-            local = _local_minute(head, tz, memo)
-        if local and rest[:1] == ":" and rest[-3:] == "+00" and len(rest) == 6:
-            done = local[0] + rest[:3] + local[1]  # no fraction: microsecond 0, which isoformat leaves out too
-        elif local and rest[:1] == ":" and rest[-3:] == "+00" and 8 <= len(rest) <= 13 and rest[3] == ".":
-            done = local[0] + rest[:-3].ljust(10, "0") + local[1]  # PostgreSQL drops the trailing zeros
-        else:
-            done = _when(dt.datetime.fromisoformat(text), tz)
-        seen[text] = done
-        return done
+        done = texts.get(text)
+        return done if done is not None else local_text(text)
 
     return when
 

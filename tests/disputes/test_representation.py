@@ -26,7 +26,7 @@ from core import api as core_api
 from core.api import QueuePagination
 from core.paginators import CappedCountPaginator
 from core.prepared import statement_of
-from disputes import case_queue, services
+from disputes import case_queue, representation, services
 from disputes import serializers as s
 from disputes.models import Case, Deadline, Refund
 from disputes.representation import deadlines_data, refund_data, text_when
@@ -602,8 +602,23 @@ def test_timestamps_from_postgresql_text_are_what_drf_gives(session_zone):
         with timezone.override(zone):
             expected = [field.to_representation(value) for value in INSTANTS]
         assert [when(text) for text in texts] == expected, zone
+        assert [when(text) for text in texts] == expected, zone  # again, from the texts kept
+        representation._LOCAL_TEXTS[zone].clear()
         assert [when(text) for text in texts] == expected, zone  # again, from the minutes worked out
     assert text_when(zoneinfo.ZoneInfo("UTC"))(None) is None
+
+
+def test_the_texts_kept_per_time_zone_are_bounded(monkeypatch):
+    monkeypatch.setattr(representation, "_LOCAL_TEXTS_KEPT", 3)
+    monkeypatch.setattr(representation, "_LOCAL_TEXTS", {})
+    zone = zoneinfo.ZoneInfo("Asia/Shanghai")
+    when = text_when(zone)
+    field = serializers.DateTimeField()
+    texts = [f"2026-11-22 04:15:{second:02d}.5+00" for second in range(10)]
+    for text in texts + texts:
+        with timezone.override(zone):
+            assert when(text) == field.to_representation(dt.datetime.fromisoformat(text))
+        assert 1 <= len(representation._LOCAL_TEXTS[zone]) <= 3
 
 
 def test_a_queue_narrowed_before_its_filters_or_by_an_unknown_filter_is_read_through_the_orm(cast):
