@@ -3,10 +3,12 @@
 
 Through the ORM the page cost two statements (the page with its count, then its deadlines) and more
 Python compiling them than PostgreSQL spent running them. Here the statement is written out once per
-combination of filters and reused with the request's values as parameters; the rows come back as
-tuples, one per (case, deadline), are put in the queue's order and then the deadlines' (due_at, id)
-here (`_in_order`: PostgreSQL chooses the page but does not sort its joined rows), and are shaped by
-disputes/representation.py exactly as through the ORM. Anything this module does not know
+combination of filters and reused with the request's values as parameters (the first page without
+filter values, the queue every agent opens, has its bounds written in instead and is prepared once
+per session: `CaseQueueRows.rows`); the rows come back as tuples, one per (case, deadline), are put in
+the queue's order and then the deadlines' (due_at, id) here (`_in_order`: PostgreSQL chooses the page
+but does not sort its joined rows), and are shaped by disputes/representation.py exactly as through
+the ORM. Anything this module does not know
 (another database, a filter it has no SQL for, a queryset that is `.none()`) goes through the ORM:
 `queue_rows` decides. tests/disputes/test_representation.py compares both paths, filter by filter.
 """
