@@ -208,18 +208,17 @@ class CaseQueueRows:
         if top <= bottom:
             return [], None
         counted = count_cap is not None
+        cap = 0 if count_cap is None else count_cap + 1
+        params = [*self._params, cap] if counted else []
+        params += [*self._params, top - bottom, bottom]
         with connection.cursor() as cursor:
             if bottom == 0 and not self._params:  # the first page, no filter values: prepared (see above)
-                first = (count_cap + 1 if counted else 0, top)  # type: ignore[operator]
-                prepared.execute(cursor, _statement(self._where, counted, first=first), [])
+                prepared.execute(cursor, _statement(self._where, counted, first=(cap, top)), [])
             else:
-                params = [*self._params, count_cap + 1] if counted else []
-                cursor.execute(_statement(self._where, counted), [*params, *self._params, top - bottom, bottom])
+                cursor.execute(_statement(self._where, counted), params)
             fetched = cursor.fetchall()
             page = _in_order(fetched) if fetched else []
             if page is None:  # a time that does not sort as text: PostgreSQL sorts the page
-                params = [*self._params, count_cap + 1] if counted else []
-                params += [*self._params, top - bottom, bottom]
                 cursor.execute(_statement(self._where, counted, ordered=True), params)
                 fetched = cursor.fetchall()
                 page = _grouped(fetched)
