@@ -28,6 +28,9 @@ from bench.cpu import lsn_text
 
 _RECORD = re.compile(r"^rmgr: (\w+)\s+len \(rec/tot\):\s*\d+/\s*(\d+),.*?desc: ([\w+]+)(.*)$")
 _BLOCK = re.compile(r"blkref #\d+: rel (\d+)/(\d+)/(\d+) (?:fork \w+ )?blk \d+( FPW)?")
+# The B-tree records that add an entry: an entry that fills its leaf is written with the split (SPLIT_L,
+# SPLIT_R) instead of INSERT_LEAF. An inner page's split counts too: one per hundreds of leaf splits.
+INDEX_ENTRY_KINDS = ("INSERT_LEAF", "INSERT_POST", "SPLIT_L", "SPLIT_R")
 
 
 @dataclass
@@ -64,7 +67,7 @@ class Anatomy:
             )
 
         inserts = self.count("Heap", ("INSERT", "INSERT+INIT", "MULTI_INSERT", "MULTI_INSERT+INIT"))
-        index = self.count("Btree", ("INSERT_LEAF", "INSERT_POST"))
+        index = self.count("Btree", INDEX_ENTRY_KINDS)
         updates = self.count("Heap", ("UPDATE", "UPDATE+INIT"))
         hot = self.count("Heap", ("HOT_UPDATE", "HOT_UPDATE+INIT"))
         locks_x = self.count("Heap", ("LOCK:EXCL",))
