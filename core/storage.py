@@ -40,3 +40,137 @@ class AddIndexConcurrently(migrations.AddIndex):
             schema_editor.add_index(model, self.index, concurrently=True)
         else:
             schema_editor.add_index(model, self.index)
+
+
+# --- foreign keys checked per statement (#9: R-T01's penalties and ledger) ---------------------------
+
+
+def set_checked_name(table: str, column: str) -> str:
+    """The name a set-checked foreign key's triggers and functions start with."""
+    return f"{table}_{column}_set_fk"[:58]  # 63 bytes with a suffix
+
+
+def set_checked_sql(child: str, column: str, parent: str, key: str) -> list[str]:
+    """The statements that enforce `child.column` → `parent.key` as a foreign key does, per statement.
+
+    Child side: after each INSERT, and after each UPDATE that changes the column, the distinct keys
+    named are locked in the parent (`FOR KEY SHARE`, as PostgreSQL's own check locks them, so that a
+    concurrent DELETE of one waits and then fails below), and a key not found raises
+    `foreign_key_violation`. Parent side: a DELETE of a row still named raises it, as does any DELETE
+    in a transaction above READ COMMITTED (its snapshot could miss a row named by a transaction that
+    committed after it began: PostgreSQL's own check rechecks with a fresh snapshot, a trigger cannot),
+    and the parent's key may not change. Not guarded: TRUNCATE (an operator's tool; Django's test
+    flush truncates every table at once). Names come from the models' metadata, never from input."""
+    name = set_checked_name(child, column)
+    violation = f'insert or update on table "{child}" violates foreign key "{name}"'
+    named = {
+        "ins": f"SELECT DISTINCT n.{column} AS k FROM new_rows n WHERE n.{column} IS NOT NULL",  # noqa: S608
+        "upd": (
+            f"SELECT DISTINCT n.{column} AS k FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id "  # noqa: S608
+            f"WHERE n.{column} IS NOT NULL AND n.{column} IS DISTINCT FROM o.{column}"
+        ),
+    }
+    statements = [
+        f"""CREATE FUNCTION {name}_{event}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE wanted bigint; found bigint;
+BEGIN
+    SELECT count(*) INTO wanted FROM ({keys}) AS named;
+    IF wanted > 0 THEN
+        SELECT count(*) INTO found FROM (
+            SELECT 1 FROM {parent} p WHERE p.{key} IN (SELECT k FROM ({keys}) AS named) FOR KEY SHARE OF p
+        ) AS locked;
+        IF found < wanted THEN
+            RAISE EXCEPTION '{violation}' USING ERRCODE = 'foreign_key_violation',
+                DETAIL = 'A key of {column} is not present in table "{parent}".', TABLE = '{child}';
+        END IF;
+    END IF;
+    RETURN NULL;
+END $fn$"""  # noqa: S608 (names from the models' metadata, as everywhere here)
+        for event, keys in named.items()
+    ]
+    return [
+        *statements,
+        f"CREATE TRIGGER {name}_ins AFTER INSERT ON {child} REFERENCING NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_ins()",
+        f"CREATE TRIGGER {name}_upd AFTER UPDATE ON {child} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_upd()",
+        f"""CREATE FUNCTION {name}_del() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM old_rows) THEN
+        RETURN NULL;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'a row of "{parent}" is deleted in READ COMMITTED only (foreign key "{name}")'
+            USING ERRCODE = 'foreign_key_violation', TABLE = '{parent}';
+    END IF;
+    IF EXISTS (SELECT 1 FROM {child} c WHERE c.{column} IN (SELECT o.{key} FROM old_rows o)) THEN
+        RAISE EXCEPTION 'update or delete on table "{parent}" violates foreign key "{name}" on table "{child}"'
+            USING ERRCODE = 'foreign_key_violation', TABLE = '{parent}';
+    END IF;
+    RETURN NULL;
+END $fn$""",  # noqa: S608
+        f"CREATE TRIGGER {name}_del AFTER DELETE ON {parent} REFERENCING OLD TABLE AS old_rows "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {name}_del()",
+        f"""CREATE FUNCTION {name}_key() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'the key of a row of "{parent}" cannot change (foreign key "{name}")'
+        USING ERRCODE = 'foreign_key_violation', TABLE = '{parent}';
+END $fn$""",
+        f"CREATE TRIGGER {name}_key BEFORE UPDATE OF {key} ON {parent} FOR EACH ROW "
+        f"WHEN (OLD.{key} IS DISTINCT FROM NEW.{key}) EXECUTE FUNCTION {name}_key()",
+    ]
+
+
+def set_unchecked_sql(child: str, column: str, parent: str) -> list[str]:
+    """What set_checked_sql made, dropped."""
+    name = set_checked_name(child, column)
+    return [
+        f"DROP TRIGGER {name}_ins ON {child}",
+        f"DROP TRIGGER {name}_upd ON {child}",
+        f"DROP TRIGGER {name}_del ON {parent}",
+        f"DROP TRIGGER {name}_key ON {parent}",
+        *(f"DROP FUNCTION {name}_{suffix}()" for suffix in ("ins", "upd", "del", "key")),
+    ]
+
+
+class SetCheckedForeignKey(migrations.operations.base.Operation):
+    """The foreign key of `model_name.name` (a field with `db_constraint=False`, so that Django makes no
+    constraint) enforced per statement on PostgreSQL (set_checked_sql) instead of per row: the
+    sweeper writes a batch's penalties and ledger rows in one statement, and PostgreSQL's own check
+    costs a trigger event, a fetch of the row and a look-up with its lock for every row and key (#9,
+    DECISIONS.md "The sweeper's tables keep their foreign keys"). Elsewhere (the quick start's SQLite)
+    it does nothing: there the key is not enforced."""
+
+    reversible = True
+
+    def __init__(self, model_name: str, name: str) -> None:
+        self.model_name = model_name
+        self.name = name
+
+    def deconstruct(self):
+        return self.__class__.__name__, [], {"model_name": self.model_name, "name": self.name}
+
+    def state_forwards(self, app_label, state) -> None:
+        pass
+
+    def _names(self, app_label, state) -> tuple[str, str, str, str]:
+        model = state.apps.get_model(app_label, self.model_name)
+        field = model._meta.get_field(self.name)
+        if field.db_constraint:
+            raise ValueError(f"{self.model_name}.{self.name} keeps its constraint: say db_constraint=False")
+        target = field.target_field
+        return model._meta.db_table, field.column, target.model._meta.db_table, target.column
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            for statement in set_checked_sql(*self._names(app_label, to_state)):
+                schema_editor.execute(statement)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            child, column, parent, _ = self._names(app_label, from_state)
+            for statement in set_unchecked_sql(child, column, parent):
+                schema_editor.execute(statement)
+
+    def describe(self) -> str:
+        return f"Check {self.model_name}.{self.name}'s foreign key per statement"

@@ -2,6 +2,12 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+# The foreign keys of the tables R-T01's batch writes (the penalties, the ledger's movements and entries)
+# are checked per statement, not per row: their fields say `db_constraint=SET_CHECKED` (no constraint
+# of Django's) and their migration adds core.storage.SetCheckedForeignKey, which enforces the same on
+# PostgreSQL with statement triggers (#9; DECISIONS.md, "The sweeper's tables keep their foreign keys").
+SET_CHECKED = False
+
 
 class Penalty(models.Model):
     """Points on a shop's record for one violation, with the compensation paid to the buyer (RULEBOOK §5)."""
@@ -20,7 +26,9 @@ class Penalty(models.Model):
 
     # Indexed by penalty_shop_idx / penalty_item_idx, which lead with the shop (issue #9: every index
     # is paid for on each of the sweeper's inserts).
-    shop = models.ForeignKey("orders.Shop", on_delete=models.PROTECT, related_name="penalties", db_index=False)
+    shop = models.ForeignKey(
+        "orders.Shop", on_delete=models.PROTECT, related_name="penalties", db_index=False, db_constraint=SET_CHECKED
+    )
     code = models.CharField(max_length=10)  # r_p01 … r_p07
     points = models.PositiveIntegerField(default=0)
     point_class = models.CharField(max_length=1, choices=PointClass.choices, default=PointClass.A)
@@ -28,23 +36,52 @@ class Penalty(models.Model):
     compensation_form = models.CharField(max_length=10, choices=Form.choices, default=Form.CASH)
     source_kind = models.CharField(max_length=20)  # order | refund | complaint
     source_id = models.BigIntegerField()
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="penalties")
+    order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="penalties",
+        db_constraint=SET_CHECKED,
+    )
     beneficiary = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=SET_CHECKED,
     )
     # The deadline whose timeout issued it: at most one penalty per deadline, enforced by the database.
     deadline = models.OneToOneField(
-        "disputes.Deadline", null=True, blank=True, on_delete=models.PROTECT, related_name="penalty"
+        "disputes.Deadline",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="penalty",
+        db_constraint=SET_CHECKED,
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     issued_at = models.DateTimeField(default=timezone.now)
     issued_by = models.ForeignKey(  # partial index below: null for everything the sweeper issues
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=SET_CHECKED,
     )
     note = models.CharField(max_length=300, blank=True, default="")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(  # partial index below
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=SET_CHECKED,
     )
     revoke_reason = models.CharField(max_length=300, blank=True, default="")
     # R-P04 / R-P05: the item (shop + SKU) and situation; the ladder's step and what it did to the item.
@@ -101,10 +138,20 @@ class LedgerMovement(models.Model):
     source_kind = models.CharField(max_length=20, blank=True, default="")
     source_id = models.BigIntegerField(null=True, blank=True)
     order = models.ForeignKey(  # indexed by ledger_order_idx
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=SET_CHECKED,
     )
-    shop = models.ForeignKey("orders.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    penalty = models.ForeignKey(Penalty, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    shop = models.ForeignKey(
+        "orders.Shop", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=SET_CHECKED
+    )
+    penalty = models.ForeignKey(
+        Penalty, null=True, blank=True, on_delete=models.PROTECT, related_name="movements", db_constraint=SET_CHECKED
+    )
 
     class Meta:
         ordering = ["at", "id"]
@@ -121,7 +168,9 @@ class LedgerMovement(models.Model):
 class LedgerEntry(models.Model):
     """One side of a movement: negative on the debited account, positive on the credited one."""
 
-    movement = models.ForeignKey(LedgerMovement, on_delete=models.PROTECT, related_name="entries")
+    movement = models.ForeignKey(
+        LedgerMovement, on_delete=models.PROTECT, related_name="entries", db_constraint=SET_CHECKED
+    )
     account = models.CharField(max_length=40)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     currency = models.CharField(max_length=10)
