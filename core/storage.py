@@ -1,6 +1,6 @@
-"""Storage parameters of a table, set by a migration (issue #9): fill factors and autovacuum settings
-of the tables the sweeper writes hardest. PostgreSQL only; elsewhere (the quick start's SQLite) the
-operation does nothing."""
+"""What migrations set on the tables the sweeper writes hardest (issue #9): storage parameters (fill
+factors, autovacuum settings), indexes built concurrently, and foreign keys checked per statement.
+PostgreSQL only; elsewhere (the quick start's SQLite) the operations do nothing or what Django does."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def set_checked_name(table: str, column: str) -> str:
     return f"{table}_{column}_set_fk"[:58]  # 63 bytes with a suffix
 
 
-def set_checked_sql(child: str, column: str, parent: str, key: str) -> list[str]:
+def set_checked_sql(child: str, column: str, parent: str, key: str, own_key: str = "id") -> list[str]:
     """The statements that enforce `child.column` → `parent.key` as a foreign key does, per statement.
 
     Child side: after each INSERT, and after each UPDATE that changes the column, the distinct keys
@@ -60,13 +60,14 @@ def set_checked_sql(child: str, column: str, parent: str, key: str) -> list[str]
     in a transaction above READ COMMITTED (its snapshot could miss a row named by a transaction that
     committed after it began: PostgreSQL's own check rechecks with a fresh snapshot, a trigger cannot),
     and the parent's key may not change. Not guarded: TRUNCATE (an operator's tool; Django's test
-    flush truncates every table at once). Names come from the models' metadata, never from input."""
+    flush truncates every table at once). `own_key` is the child's primary key (an UPDATE's rows are
+    paired by it). Names come from the models' metadata, never from input."""
     name = set_checked_name(child, column)
     violation = f'insert or update on table "{child}" violates foreign key "{name}"'
     named = {
         "ins": f"SELECT DISTINCT n.{column} AS k FROM new_rows n WHERE n.{column} IS NOT NULL",  # noqa: S608
         "upd": (
-            f"SELECT DISTINCT n.{column} AS k FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id "  # noqa: S608
+            f"SELECT DISTINCT n.{column} AS k FROM new_rows n LEFT JOIN old_rows o ON o.{own_key} = n.{own_key} "  # noqa: S608
             f"WHERE n.{column} IS NOT NULL AND n.{column} IS DISTINCT FROM o.{column}"
         ),
     }
@@ -153,13 +154,13 @@ class SetCheckedForeignKey(migrations.operations.base.Operation):
     def state_forwards(self, app_label, state) -> None:
         pass
 
-    def _names(self, app_label, state) -> tuple[str, str, str, str]:
+    def _names(self, app_label, state) -> tuple[str, str, str, str, str]:
         model = state.apps.get_model(app_label, self.model_name)
         field = model._meta.get_field(self.name)
         if field.db_constraint:
             raise ValueError(f"{self.model_name}.{self.name} keeps its constraint: say db_constraint=False")
         target = field.target_field
-        return model._meta.db_table, field.column, target.model._meta.db_table, target.column
+        return model._meta.db_table, field.column, target.model._meta.db_table, target.column, model._meta.pk.column
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "postgresql":
@@ -168,7 +169,7 @@ class SetCheckedForeignKey(migrations.operations.base.Operation):
 
     def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
         if schema_editor.connection.vendor == "postgresql":
-            child, column, parent, _ = self._names(app_label, from_state)
+            child, column, parent, _, _ = self._names(app_label, from_state)
             for statement in set_unchecked_sql(child, column, parent):
                 schema_editor.execute(statement)
 
