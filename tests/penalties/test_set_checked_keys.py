@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.storage import set_checked_name
 from disputes.models import Deadline
+from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty
 from tests.factories import OrderFactory, ShopFactory, UserFactory
 
@@ -84,9 +85,9 @@ def _fresh(model: type[models.Model]) -> models.Model:
         )  # fmt: skip
     if model is get_user_model():
         return UserFactory()
-    if model._meta.label == "orders.Shop":
+    if model is Shop:
         return ShopFactory()
-    if model._meta.label == "orders.Order":
+    if model is Order:
         order = OrderFactory()
         order.items.all().delete()  # named by its items' own constraint otherwise
         return order
