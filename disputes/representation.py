@@ -145,13 +145,13 @@ def text_when(tz) -> When:
         local = minutes.get(text[:16])
         if local is None:
             local = _local_minute(text[:16], tz, minutes)
-        if not local or text[16:17] != ":" or text[n - 3 :] != "+00":
-            done = _when(dt.datetime.fromisoformat(text), tz)
-        elif n == 22:
-            done = local[0] + text[16:19] + local[1]  # no fraction: microsecond 0, which isoformat leaves out too
-        elif 24 <= n <= 29 and text[19] == ".":
-            done = local[0] + text[16 : n - 3].ljust(10, "0") + local[1]  # PostgreSQL drops the trailing zeros
-        else:
+        done = None
+        if local and text[16:17] == ":" and text[n - 3 :] == "+00":
+            if n == 22:
+                done = local[0] + text[16:19] + local[1]  # no fraction: microsecond 0, which isoformat leaves out
+            elif 24 <= n <= 29 and text[19] == ".":
+                done = local[0] + text[16 : n - 3].ljust(10, "0") + local[1]  # PostgreSQL drops trailing zeros
+        if done is None:  # not a UTC session's text of a minute of ours: parsed whole
             done = _when(dt.datetime.fromisoformat(text), tz)
         if len(texts) >= _LOCAL_TEXTS_KEPT:
             texts.clear()
