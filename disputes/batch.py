@@ -35,7 +35,7 @@ from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from penalties.selectors import natural_year, points_bounds, points_window
 from penalties.services import compensation_for, sanction_terms, sanction_thresholds_reached
 
-from .engine import DEFERRED, BatchOutcome, deadline_fields
+from .engine import DEFERRED, BatchOutcome, claim_held, deadline_fields, wait_after_claim
 from .models import Deadline
 
 R_P01 = rulebook.PENALTIES["R-P01"]
@@ -548,16 +548,18 @@ def order_ship_timeout_batch(*, deadlines: Sequence[Deadline], subjects: dict[in
     # The shops are locked as penalty_issue locks them (R-P11 reads their points under that lock), but
     # without waiting: a row whose shop another sweeper's batch holds is deferred to the next claim, so
     # concurrent sweepers fire disjoint shops side by side. Only when every shop is held does the
-    # batch wait for them (ascending, as every writer does), so a sweep always moves on.
+    # batch wait for them (ascending, as every writer does), so a sweep always moves on; inside a claim
+    # that holds its deadlines' locks it never waits (engine.claim_held): the sweep waits after it.
     wanted = sorted({o.shop_id for _, o in due})
     lock = f"SELECT id, kind, owner_id FROM {_table(Shop)} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(lock + " SKIP LOCKED", [array_literal(wanted)])
         shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
-        if not shops:
+        if not shops and not claim_held():
             cursor.execute(lock, [array_literal(wanted)])
             shops = {pk: (kind, owner) for pk, kind, owner in cursor.fetchall()}
     if len(shops) < len(wanted):
+        wait_after_claim(Shop, (pk for pk in wanted if pk not in shops))
         for d, order in due:
             if order.shop_id not in shops:
                 outcomes[d.pk] = DEFERRED

@@ -1,29 +1,37 @@
 """The deadline engine: schedule, cancel, pause and resume clocks, and sweep the due ones.
 
-A sweep claims due rows in batches with `SELECT … FOR UPDATE SKIP LOCKED` and leases them
-(`not_before = now + lease`), so concurrent sweepers on any number of machines take disjoint rows.
-Each claimed row then fires in its own transaction: the subject is locked first, then the deadline
-row, whose status is checked again, so a deadline fires at most once even if two sweepers meet; the
-action and the `fired` mark commit together, so it fires at least once. A worker killed mid-batch
-loses nothing: its unfired rows come back when their lease runs out. A failing action rolls back,
-records its error and is retried after a back-off without holding up the rest.
+A sweep claims due rows in batches with `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent sweepers
+on any number of machines take disjoint rows.
+
+Hot rules fire in batches (set-based): a Timer that names a `batch_action` has the claimed rows of
+that rule fired together. On PostgreSQL they fire in the claim's own transaction, under the locks the
+claim took (deadlines_sweep_batch): the action's effects written with bulk statements and one UPDATE
+marking the rows fired, guarded by `status = 'pending'`, commit with the claim, so a deadline fires
+exactly once, and a worker killed mid-batch loses its transaction whole: its rows are due again at
+once. While it holds its deadlines the claim waits for no other lock: orders, subjects and shops that
+another transaction holds are skipped (`SKIP LOCKED`) and their rows deferred (`DEFERRED`) to the next
+claim, so two sweepers work on disjoint shops instead of waiting on each other; a claim that could move
+nothing waits for what was held only after its commit. A batch that raises is undone to its savepoint
+and its rows go through the per-row path below, which stays the reference: one bad row never blocks
+the rest, and it records its own error.
+
+Every other claimed row (rules without a batch action, rows a batch hands back) is leased (`not_before
+= now + lease`) in the claim and fires after it in its own transaction: the subject is locked first,
+then the deadline row, whose status is checked again, so a deadline fires at most once even if two
+sweepers meet; the action and the `fired` mark commit together, so it fires at least once. A worker
+killed before firing them loses nothing: they come back when their lease runs out. A failing action
+rolls back, records its error and is retried after a back-off without holding up the rest. (Elsewhere
+than on PostgreSQL, or with DEADLINE_SWEEP_FIRE_IN_CLAIM off, every claimed row is leased so and each
+batch fires in a transaction of its own: orders locked first, ascending, then the subjects, then the
+deadlines.)
 
 Lock order everywhere is subject, then deadline: services that cancel deadlines lock their subject
 first, so the sweeper and the API never deadlock.
-
-Hot rules fire in batches (set-based): a Timer that names a `batch_action` has the claimed rows of
-that rule fired together in one transaction — orders locked first (ascending id), then the subjects,
-then the deadlines (ascending id, status checked again), the action's effects written with bulk
-statements, and one UPDATE marking them fired, guarded by `status = 'pending'`. If the batch raises,
-it rolls back whole and its rows go through the per-row path above, which stays the reference: one
-bad row never blocks the rest, and it records its own error. A batch action may also hand single
-rows back to the per-row path, or defer rows whose shop another sweeper holds (`DEFERRED`: their
-lease is released, so the next claim takes them again; two sweepers thus work on disjoint shops
-instead of waiting on each other).
 """
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 import traceback
@@ -268,6 +276,67 @@ def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str, int]]:
     return [(pk, rule, kind, subject_id) for _, pk, rule, kind, subject_id in claimed]
 
 
+def _claim_locked(*, now: dt.datetime, limit: int) -> list[Deadline]:
+    """Lock up to `limit` due deadlines in the current transaction, as `_claim` does but without a
+    lease: the row locks, held to the transaction's end, are the claim (deadlines_sweep_batch). The
+    rows come as instances holding what a batch reads of them (_BATCH_DEADLINE_FIELDS), in due order:
+    while the claim holds them they cannot change, so a batch need not read them again."""
+    names = ["id", *_BATCH_DEADLINE_FIELDS]
+    inner, params = claimable(now).values_list(*names)[:limit].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(inner, params)
+        rows = cursor.fetchall()
+    claimed = _instances(Deadline, names, rows)  # plain columns: each name is its attname
+    claimed.sort(key=lambda d: (d.due_at, d.pk))
+    return claimed
+
+
+def _lease(deadline_ids: Sequence[int]) -> None:
+    """Lease claimed rows that will fire after the claim commits (the per-row path), as `_claim` does."""
+    lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Deadline._meta.db_table} SET not_before = %s WHERE id = ANY(%s::bigint[])",  # noqa: S608
+            [timezone.now() + lease, array_literal(sorted(deadline_ids))],
+        )
+
+
+# Inside a claim that fires its batch rules in its own transaction (deadlines_sweep_batch): the rows,
+# by model, that a batch found held by another transaction. The claim waits for them after it commits
+# (_wait_for), never while it holds its deadlines' locks.
+_HELD: contextvars.ContextVar[dict[Any, set[int]] | None] = contextvars.ContextVar("claim_held", default=None)
+
+
+def claim_held() -> bool:
+    """True inside a claim's own transaction (deadlines_sweep_batch). There a batch must not wait for a
+    lock: it holds the claimed deadlines' locks, and a writer holding what it would wait for may be
+    waiting for one of them (a revoked penalty's shop, whose sanctions' end clocks it cancels). It
+    takes what is free (`SKIP LOCKED`), defers the rest and names what it found held (wait_after_claim)."""
+    return _HELD.get() is not None
+
+
+def wait_after_claim(model: type[models.Model], ids: Iterable[int]) -> None:
+    """Inside a claim (claim_held): rows of `model` another transaction holds, that deferred rows need.
+    If the claim fires nothing, the sweep waits for them once it has committed (_wait_for)."""
+    held = _HELD.get()
+    if held is not None:
+        held.setdefault(model, set()).update(ids)
+
+
+def _wait_for(held: dict[Any, set[int]]) -> None:
+    """After a claim that moved nothing because other transactions held what its rows need: wait for
+    those rows' locks, one model at a time and holding nothing else, then let go, so that the next claim
+    finds them free instead of deferring the same rows again and again."""
+    for model, ids in held.items():
+        with transaction.atomic(), connection.cursor() as cursor:
+            pk = model._meta.pk
+            cursor.execute(
+                f"SELECT 1 FROM {model._meta.db_table} WHERE {pk.column} = ANY({_ids_param(pk)}) "  # noqa: S608
+                f"ORDER BY {pk.column} FOR UPDATE",
+                [array_literal(sorted(ids))],
+            )
+
+
 def deadlines_claim(*, now: dt.datetime, limit: int) -> list[int]:
     """Claim up to `limit` due deadlines for this worker: lock-free for others (SKIP LOCKED), leased."""
     return [row[0] for row in _claim(now=now, limit=limit)]
@@ -395,8 +464,11 @@ def _ids_param(pk: Any) -> str:
     return f"%s::{pk.rel_db_type(connection)}[]"
 
 
-def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[str]) -> list:
-    """`SELECT … WHERE id = ANY(ids) ORDER BY id FOR UPDATE`: the rows as instances of `model` holding
+def _lock_instances(
+    model: type[Any], ids: Sequence[int], field_names: Sequence[str], *, skip_locked: bool = False
+) -> list:
+    """`SELECT … WHERE id = ANY(ids) ORDER BY id FOR UPDATE` (`SKIP LOCKED` with `skip_locked`: the
+    rows another transaction holds are left out, as the missing ones are): the rows as instances of `model` holding
     `field_names` (any other field loads when read, as with `.only()`). A batch locks a thousand rows
     at once: the statement is written out (the ORM prepared every id of an `IN` list one by one) and
     the instances are made as `Model.from_db` makes them but without running `__init__` per row, which
@@ -404,7 +476,8 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     say) takes the ORM's way."""
     fields: list[Any] = [model._meta.get_field(name) for name in field_names]
     if any(hasattr(f, "from_db_value") or not f.concrete for f in fields):
-        qs = model.objects.select_for_update().filter(pk__in=list(ids)).only(*field_names).order_by("pk")
+        qs = model.objects.select_for_update(skip_locked=skip_locked).filter(pk__in=list(ids))
+        qs = qs.only(*field_names).order_by("pk")
         return list(qs)
     pk = model._meta.pk
     fields = [pk, *(f for f in fields if not f.primary_key)]
@@ -413,9 +486,16 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     where = connection.ops.quote_name(pk.column)
     param = _ids_param(pk)
     sql = f"SELECT {columns} FROM {model._meta.db_table} WHERE {where} = ANY({param}) ORDER BY {where} FOR UPDATE"  # noqa: S608
+    if skip_locked:
+        sql += " SKIP LOCKED"
     with connection.cursor() as cursor:
         cursor.execute(sql, [array_literal(ids)])
-        rows = cursor.fetchall()
+        return _instances(model, attnames, cursor.fetchall())
+
+
+def _instances(model: type[Any], attnames: Sequence[str], rows: Iterable[Sequence[Any]]) -> list:
+    """Rows of plain columns (`attnames`, in order) as instances of `model`, made as `Model.from_db`
+    makes them but without running `__init__` per row (_lock_instances)."""
     instances = []
     db = connection.alias
     new: Any = model.__new__
@@ -428,9 +508,35 @@ def _lock_instances(model: type[Any], ids: Sequence[int], field_names: Sequence[
     return instances
 
 
+def _existing(model: type[Any], ids: Sequence[int], column: str | None = None) -> dict[int, Any]:
+    """Which of `ids` are rows of `model` (read, not locked): {id: its `column`, or the id}."""
+    if not ids:
+        return {}
+    pk = model._meta.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {pk.column}, {column or pk.column} FROM {model._meta.db_table} "  # noqa: S608
+            f"WHERE {pk.column} = ANY({_ids_param(pk)})",
+            [array_literal(sorted(ids))],
+        )
+        return dict(cursor.fetchall())
+
+
 def _fire_batch(
-    *, timer, batch_action, deadline_ids: Sequence[int], by: str, heads: Sequence[tuple[int, str, int]] | None
+    *,
+    timer,
+    batch_action,
+    deadline_ids: Sequence[int],
+    by: str,
+    heads: Sequence[tuple[int, str, int]] | None,
+    claimed: Sequence[Deadline] | None = None,
 ) -> BatchFired:
+    """`claimed`: the deadlines as a claim that holds their locks gave them (_sweep_in_claim), in place
+    of `deadline_ids`' rows locked and read here. Then no lock is waited for: orders and subjects
+    another transaction holds are skipped, their deadlines deferred (no lease to release: the claim's
+    locks end with its transaction), and what was held is named for the sweep to wait for after the
+    claim (wait_after_claim)."""
+    held = claimed is not None
     if heads is None:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -444,25 +550,43 @@ def _fire_batch(
     kind = kinds.pop()
     model = apps.get_model(SUBJECT_MODELS[kind])
     subject_ids = sorted({subject_id for _, _, subject_id in heads})
+    busy: set[int] = set()  # with `held`: subjects whose row or order another transaction holds
     # Lock order as in deadline_fire: orders (ascending id, so two batches never wait on each other
     # in a cycle), then the subjects, then the deadlines.
     if kind != "order" and any(f.name == "order" for f in model._meta.fields):
-        orders, order_id = apps.get_model("orders.Order")._meta.db_table, model._meta.get_field("order").column
+        order_model = apps.get_model("orders.Order")
+        orders, order_id = order_model._meta.db_table, model._meta.get_field("order").column
         pk: Any = model._meta.pk
         param = _ids_param(pk)
         with connection.cursor() as cursor:  # the subjects' orders read and locked in one statement
             cursor.execute(
-                f"SELECT o.id FROM {orders} o WHERE o.id IN "  # noqa: S608 (names from the models)
-                f"(SELECT s.{order_id} FROM {model._meta.db_table} s WHERE s.{pk.column} = ANY({param})) "
-                "ORDER BY o.id FOR UPDATE OF o",
+                f"SELECT s.{pk.column} FROM {orders} o JOIN {model._meta.db_table} s ON s.{order_id} = o.id "  # noqa: S608
+                f"WHERE s.{pk.column} = ANY({param}) ORDER BY o.id FOR UPDATE OF o" + (" SKIP LOCKED" if held else ""),
                 [array_literal(subject_ids)],
             )
+            locked = {row[0] for row in cursor.fetchall()}
+        if held and (unlocked := [sid for sid in subject_ids if sid not in locked]):
+            # Not locked: gone (the subject lock below finds it missing), without an order, or its order held.
+            orders_held = {sid: oid for sid, oid in _existing(model, unlocked, order_id).items() if oid is not None}
+            busy.update(orders_held)
+            wait_after_claim(order_model, orders_held.values())
     # A batch action may name the subject fields it reads (`subject_fields`): only those are loaded.
     fields = getattr(batch_action, "subject_fields", None) or [f.name for f in model._meta.concrete_fields]
-    subjects = {s.pk: s for s in _lock_instances(model, subject_ids, fields)}
-    deadlines = _lock_instances(Deadline, sorted(deadline_ids), _BATCH_DEADLINE_FIELDS)
+    wanted = [sid for sid in subject_ids if sid not in busy]
+    subjects = {s.pk: s for s in _lock_instances(model, wanted, fields, skip_locked=held)}
+    if held and (unlocked := [sid for sid in wanted if sid not in subjects]):
+        subjects_held = list(_existing(model, unlocked))  # the others are gone
+        busy.update(subjects_held)
+        wait_after_claim(model, subjects_held)
+    if claimed is None:
+        deadlines = _lock_instances(Deadline, sorted(deadline_ids), _BATCH_DEADLINE_FIELDS)
+    else:  # claimed pending and unpaused, and held since: as they were claimed, by id as locked here
+        deadlines = sorted(claimed, key=lambda d: d.pk)
     live = [d for d in deadlines if d.status == Deadline.Status.PENDING and d.paused_at is None]
     result = BatchFired(done=len(deadlines) - len(live))
+    if busy:
+        result.deferred = sum(1 for d in live if d.subject_id in busy)
+        live = [d for d in live if d.subject_id not in busy]
     gone = [d.pk for d in live if d.subject_id not in subjects]
     if gone:
         Deadline.objects.filter(id__in=gone, status=Deadline.Status.PENDING).update(
@@ -477,8 +601,9 @@ def _fire_batch(
     result.rest = [d.pk for d in live if outcomes.get(d.pk) is None]
     deferred = [d.pk for d in live if outcomes.get(d.pk) is DEFERRED]
     if deferred:
-        Deadline.objects.filter(id__in=deferred).update(not_before=None)
-        result.deferred = len(deferred)
+        if not held:  # leased by the claim: released for the next one
+            Deadline.objects.filter(id__in=deferred).update(not_before=None)
+        result.deferred += len(deferred)
     if fired:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -504,12 +629,11 @@ def _fire_one(deadline_id: int, result: SweepResult) -> None:
         _record_failure(deadline_id, exc)
 
 
-def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) -> SweepResult:
-    """Claim one batch and fire it: the rows of a rule with a `batch_action` together, the others
-    (and whatever a batch hands back) one by one. Returns what happened."""
-    result = SweepResult()
-    rows = _claim(now=now, limit=batch_size or settings.DEADLINE_BATCH_SIZE)
-    result.claimed = len(rows)
+def _grouped(
+    rows: Sequence[tuple[int, str, str, int]],
+) -> tuple[dict[tuple[str, str], list[tuple[int, str, int]]], list[int]]:
+    """Claimed rows as the batches of rules with a `batch_action` (per rule and subject kind: `(id,
+    subject_kind, subject_id)` each) and the ids of the others, for the per-row path."""
     groups: dict[tuple[str, str], list[tuple[int, str, int]]] = {}
     singles: list[int] = []
     for deadline_id, rule_id, kind, subject_id in rows:
@@ -518,16 +642,101 @@ def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) ->
             groups.setdefault((rule_id, kind), []).append((deadline_id, kind, subject_id))
         else:
             singles.append(deadline_id)
-    for (rule_id, _kind), heads in groups.items():
-        ids = [pk for pk, _, _ in heads]
-        batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids, heads=heads)
-        result.fired += batch.fired
-        result.batched += batch.fired
-        result.deferred += batch.deferred
-        singles.extend(batch.rest)
+    return groups, singles
+
+
+def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) -> SweepResult:
+    """Claim one batch and fire it: the rows of a rule with a `batch_action` together, the others
+    (and whatever a batch hands back) one by one. Returns what happened.
+
+    On PostgreSQL (with DEADLINE_SWEEP_FIRE_IN_CLAIM) the batches fire in the claim's own transaction,
+    under the locks the claim took (_sweep_in_claim): no lease is written for them, their deadlines are
+    not locked a second time, and one commit serves the claim and its batches. Elsewhere every claimed
+    row is leased and committed first (`_claim`), then each batch fires in a transaction of its own
+    (deadlines_fire_batch)."""
+    limit = batch_size or settings.DEADLINE_BATCH_SIZE
+    if settings.DEADLINE_SWEEP_FIRE_IN_CLAIM and connection.vendor == "postgresql":
+        result, singles = _sweep_in_claim(now=now, limit=limit)
+    else:
+        result = SweepResult()
+        rows = _claim(now=now, limit=limit)
+        result.claimed = len(rows)
+        groups, singles = _grouped(rows)
+        for (rule_id, _kind), heads in groups.items():
+            ids = [pk for pk, _, _ in heads]
+            batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids, heads=heads)
+            result.fired += batch.fired
+            result.batched += batch.fired
+            result.deferred += batch.deferred
+            singles.extend(batch.rest)
     for deadline_id in singles:
         _fire_one(deadline_id, result)
     return result
+
+
+def _sweep_in_claim(*, now: dt.datetime, limit: int) -> tuple[SweepResult, list[int]]:
+    """Claim up to `limit` due deadlines and fire the batch rules' rows in the same transaction.
+
+    Exactly once: the claim's row locks are held until the batches' effects and `fired` marks commit
+    with them, so no other sweeper can take these rows meanwhile, and a worker killed mid-batch loses
+    its transaction whole: its rows are pending again at once, as if never claimed (no lease to run
+    out). Each batch runs in a savepoint: one that raises is undone alone and its rows join the
+    per-row path. The rows for the per-row path (rules without a batch action, rows a batch hands
+    back or could not fire) are leased in this transaction, as `_claim` leases them, and fire after
+    the commit, each in its own transaction (deadline_fire).
+
+    While it holds its deadlines' locks the claim never waits for another lock (claim_held): a batch
+    takes the orders, subjects and shops no other transaction holds and defers the rest, which the
+    next claim takes again. If a claim moved no row at all because of that, the sweep waits for what
+    was held after the commit, holding nothing (_wait_for), and does not spin."""
+    result = SweepResult()
+    held: dict[Any, set[int]] = {}
+    moved = 0  # rows that left `pending` in this claim (fired, found no longer pending, cancelled)
+    own_transaction = not connection.in_atomic_block
+    with transaction.atomic():
+        if own_transaction:
+            _async_commit()  # why exactly-once holds without the flush: deadlines_fire_batch
+        claimed = _claim_locked(now=now, limit=limit)
+        result.claimed = len(claimed)
+        groups, singles = _grouped([(d.pk, d.rule, d.subject_kind, d.subject_id) for d in claimed])
+        by_id = {d.pk: d for d in claimed}
+        token = _HELD.set(held)
+        try:
+            for (rule_id, _kind), heads in groups.items():
+                batch = _fire_batch_in_claim(rule_id=rule_id, heads=heads, claimed=[by_id[pk] for pk, _, _ in heads])
+                result.fired += batch.fired
+                result.batched += batch.fired
+                result.deferred += batch.deferred
+                moved += batch.done
+                singles.extend(batch.rest)
+        finally:
+            _HELD.reset(token)
+        if singles:
+            _lease(singles)
+    if held and not moved and not singles and own_transaction:
+        _wait_for(held)
+    return result, singles
+
+
+def _fire_batch_in_claim(
+    *, rule_id: str, heads: Sequence[tuple[int, str, int]], claimed: Sequence[Deadline]
+) -> BatchFired:
+    """One rule's claimed rows fired in a savepoint of the claim's transaction (_sweep_in_claim). A
+    batch that raises is undone to the savepoint alone; its rows go to the per-row path, which fires
+    the good ones and records the bad one's error."""
+    ids = [pk for pk, _, _ in heads]
+    timer = rulebook.timer(rule_id)
+    batch_action = import_string(str(timer.batch_action))
+    try:
+        with transaction.atomic():
+            return _fire_batch(
+                timer=timer, batch_action=batch_action, deadline_ids=ids, by="sweep", heads=heads, claimed=claimed
+            )
+    except Exception as exc:
+        if not connection.is_usable():
+            raise  # the claim's transaction is lost with its connection: nothing fired, nothing leased
+        logger.warning("batch of %s %s deadlines failed, firing row by row: %s", len(ids), rule_id, exc)
+        return BatchFired(rest=ids)
 
 
 def enforce_deadlines(

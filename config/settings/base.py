@@ -207,6 +207,10 @@ DEADLINE_SWEEP_TIME_BUDGET_SECONDS = env.int("DEADLINE_SWEEP_TIME_BUDGET_SECONDS
 # A sweep batch commits without waiting for its WAL flush (disputes.engine.deadlines_fire_batch says
 # why exactly-once holds); off makes every batch commit synchronously (docs/DECISIONS.md).
 DEADLINE_SWEEP_ASYNC_COMMIT = env.bool("DEADLINE_SWEEP_ASYNC_COMMIT", default=True)
+# On PostgreSQL a claim's batch rules fire in the claim's own transaction, under the claim's row locks,
+# with no lease written for them (disputes.engine.deadlines_sweep_batch; docs/DECISIONS.md); off: every
+# claimed row is leased and committed first, then fired in a transaction of its own batch or row.
+DEADLINE_SWEEP_FIRE_IN_CLAIM = env.bool("DEADLINE_SWEEP_FIRE_IN_CLAIM", default=True)
 
 CELERY_BEAT_SCHEDULE = {
     "enforce-deadlines": {

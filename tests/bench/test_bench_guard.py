@@ -17,15 +17,18 @@ from penalties.models import Penalty
 from tests.bench.late import late_orders
 from tests.factories import ShopFactory, UserFactory
 
-# Bench 1, batch path: about 12 statements per batch of 500 R-T01 firings (the claim-and-lease, which
-# returns the subjects, the locks, R-P11's two reads, the action's one statement, the mark, the
-# asynchronous commit's SET LOCAL): 51 for 2,000 measured (55 while the batch read its deadlines'
-# subjects again, 91 when the action wrote a COPY per table, 99 before the order chains were advanced
-# in one statement). Per-row path: 21.6 per firing.
-BATCH_QUERIES_PER_DEADLINE = 0.026
-# R-T16 auto-confirm, batch path: about 9 statements per batch of 500 (the claim-and-lease, the locks,
-# the action's one statement, the mark, the asynchronous commit's SET LOCAL): 39 for 2,000 (was 43).
-AUTO_CONFIRM_QUERIES_PER_DEADLINE = 0.020
+# Bench 1, batch path: about 11 statements per batch of 500 R-T01 firings (the asynchronous commit's
+# SET LOCAL, the claim, which locks the rows and returns what the batch reads of them, the savepoint and
+# its release, the orders' and the shops' locks, R-P11's two reads, the action's one statement, the
+# mark): 47 for 2,000 measured since the batch fires in its claim's transaction (51 with a lease and a
+# second lock of the deadlines, 55 while the batch read its deadlines' subjects again, 91 when the
+# action wrote a COPY per table, 99 before the order chains were advanced in one statement). Per-row
+# path: 21.6 per firing.
+BATCH_QUERIES_PER_DEADLINE = 0.024
+# R-T16 auto-confirm, batch path: about 8 statements per batch of 500 (the SET LOCAL, the claim, the
+# savepoint and its release, the orders' lock, the action's one statement, the mark): 35 for 2,000
+# (39 with a lease and the deadlines locked again, 43 before).
+AUTO_CONFIRM_QUERIES_PER_DEADLINE = 0.018
 PER_ROW_QUERIES_PER_DEADLINE = 22
 # Bench 5: GET cases/ is a fixed number of queries whatever the page and its size: the page with its
 # capped count and its deadlines, one written-out statement on PostgreSQL (disputes/case_queue.py; the
