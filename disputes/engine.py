@@ -580,7 +580,10 @@ def _fire_batch(
         wait_after_claim(model, subjects_held)
     if claimed is None:
         deadlines = _lock_instances(Deadline, sorted(deadline_ids), _BATCH_DEADLINE_FIELDS)
-    else:  # claimed pending and unpaused, and held since: as they were claimed, by id as locked here
+    else:
+        # Claimed pending and unpaused and held since, so as they were claimed (by id, as locked here). A
+        # batch of the same claim that changed one of them is caught by the mark's `status = 'pending'`
+        # guard below: this batch is then undone and its rows fire one by one, which read them again.
         deadlines = sorted(claimed, key=lambda d: d.pk)
     live = [d for d in deadlines if d.status == Deadline.Status.PENDING and d.paused_at is None]
     result = BatchFired(done=len(deadlines) - len(live))

@@ -9,12 +9,15 @@ from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
+from core import rulebook
 from disputes import engine
 from disputes.models import Deadline, Refund
 from orders.models import Order
+from penalties.models import Penalty
 from tests.bench.late import late_orders
 from tests.factories import ShopFactory, UserFactory
 
@@ -175,3 +178,28 @@ def test_a_sweep_waiting_for_a_held_shop_holds_no_deadline_in_the_claim(settings
     sweeper.join(30)
     assert fired == [len(ids)]
     assert Deadline.objects.filter(id__in=ids, status="fired").count() == len(ids)
+
+
+@pytest.mark.django_db
+def test_a_claimed_row_changed_within_the_claim_fails_its_batch_whole():
+    """A batch fires the claim's rows as claimed, without reading them again: if another batch of the
+    same claim changed one meanwhile, the mark's `status = 'pending'` guard fails the batch whole (in
+    the sweep: undone to its savepoint, its rows then fire one by one and read them again)."""
+    shop = ShopFactory()
+    late_orders([(shop, Decimal("50.00"))] * 3, [UserFactory(roles=["buyer"])])
+    timer = rulebook.timer("R-T01")
+    with transaction.atomic():
+        claimed = engine._claim_locked(now=timezone.now(), limit=10)
+        assert len(claimed) == 3
+        Deadline.objects.filter(pk=claimed[1].pk).update(status="cancelled")
+        with pytest.raises(DatabaseError, match="marked 2 of 3"), transaction.atomic():
+            engine._fire_batch(
+                timer=timer,
+                batch_action=import_string(str(timer.batch_action)),
+                deadline_ids=[d.pk for d in claimed],
+                by="sweep",
+                heads=[(d.pk, d.subject_kind, d.subject_id) for d in claimed],
+                claimed=claimed,
+            )
+        assert not Penalty.objects.filter(deadline_id__in=[d.pk for d in claimed]).exists()
+        assert Deadline.objects.filter(pk__in=[d.pk for d in claimed], status="fired").count() == 0
