@@ -1,10 +1,13 @@
 """Builders for refund tests: orders at each stage, made through the real services at given times."""
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import time_machine
+from django.db import connection, transaction
 
 from disputes import services as refunds
 from disputes.engine import enforce_deadlines
@@ -74,3 +77,44 @@ def sweep(at) -> int:
 def at(when, fn, **kwargs):
     with time_machine.travel(when, tick=False):
         return fn(**kwargs)
+
+
+class Holder:
+    """Another transaction, on its own connection, holding the rows `lock()` locks until the block ends
+    (an arbitrator's penalty holding its shop, a seller's request holding its order, another sweeper)."""
+
+    def __init__(self, lock: Callable[[], object]):
+        self.lock, self.locked, self.release = lock, threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold)
+
+    def _hold(self):
+        try:
+            with transaction.atomic():
+                self.lock()
+                self.locked.set()
+                self.release.wait(30)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.locked.wait(30)
+        return self
+
+    def __exit__(self, *exc):
+        self.release.set()
+        self.thread.join(30)
+
+
+def lock_waited(holder: Holder) -> bool:
+    """Whether some backend of this database comes to wait for a row lock within about 30 s (while
+    `holder` holds what it waits for)."""
+    for _ in range(600):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+            if cursor.fetchone()[0]:
+                return True
+        holder.locked.wait(0.05)
+    return False

@@ -19,33 +19,8 @@ from disputes.models import Deadline, Refund
 from orders.models import Order
 from penalties.models import Penalty
 from tests.bench.late import late_orders
+from tests.disputes.helpers import Holder, lock_waited
 from tests.factories import ShopFactory, UserFactory
-
-
-class _Holder:
-    """Another transaction, on its own connection, holding the rows `lock()` locks until released."""
-
-    def __init__(self, lock):
-        self.lock, self.locked, self.release = lock, threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._hold)
-
-    def _hold(self):
-        try:
-            with transaction.atomic():
-                self.lock()
-                self.locked.set()
-                self.release.wait(30)
-        finally:
-            connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        assert self.locked.wait(30)
-        return self
-
-    def __exit__(self, *exc):
-        self.release.set()
-        self.thread.join(30)
 
 
 def _deadline_updates() -> int:
@@ -118,8 +93,8 @@ def test_a_claim_defers_the_rows_whose_subject_or_its_order_another_transaction_
     order_held, refund_held, free = refunds
     with time_machine.travel(gates[free.pk].due_at + dt.timedelta(minutes=1), tick=False):
         with (
-            _Holder(lambda: list(Order.objects.select_for_update().filter(pk=order_held.order_id))),
-            _Holder(lambda: list(Refund.objects.select_for_update().filter(pk=refund_held.pk))),
+            Holder(lambda: list(Order.objects.select_for_update().filter(pk=order_held.order_id))),
+            Holder(lambda: list(Refund.objects.select_for_update().filter(pk=refund_held.pk))),
         ):
             # Returns while both are still held: nothing waited for.
             result = engine.deadlines_sweep_batch(now=timezone.now())
@@ -136,7 +111,8 @@ def test_a_claim_defers_the_rows_whose_subject_or_its_order_another_transaction_
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("in_claim", [True, False])
 def test_a_sweep_waiting_for_a_held_shop_holds_no_deadline_in_the_claim(settings, in_claim):
-    """Every row's shop is held: the sweep waits for it (it does not spin). In the claim it waits after
+    """Every row's shop is held: the sweep waits for it instead of spinning on deferrals, then fires
+    them all, either way (DEADLINE_SWEEP_FIRE_IN_CLAIM on and off). In the claim it waits after
     its commit, holding no deadline, so a writer that holds the shop and then wants one of those
     deadlines (a revoked penalty cancelling its sanction's end clock, say) gets it instead of
     deadlocking; leased first (off), the batch waits in its own transaction with its deadlines locked."""
@@ -152,20 +128,10 @@ def test_a_sweep_waiting_for_a_held_shop_holds_no_deadline_in_the_claim(settings
         finally:
             connection.close()
 
-    with _Holder(lambda: list(type(shop).objects.select_for_update().filter(pk=shop.pk))) as holder:
+    with Holder(lambda: list(type(shop).objects.select_for_update().filter(pk=shop.pk))) as holder:
         sweeper = threading.Thread(target=sweep)
         sweeper.start()
-        for _ in range(600):
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-                if cursor.fetchone()[0]:
-                    break
-            holder.locked.wait(0.05)
-        else:
-            pytest.fail("the sweeper never waited for the shop's lock")
+        assert lock_waited(holder), "the sweeper never waited for the shop's lock"
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(  # the claimed deadlines another writer could lock now
                 "SELECT count(*) FROM (SELECT id FROM disputes_deadline WHERE id = ANY(%s)"

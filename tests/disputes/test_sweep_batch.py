@@ -22,6 +22,7 @@ from disputes.models import Deadline, Refund
 from orders.models import Order, Shop
 from penalties.models import LedgerEntry, LedgerMovement, Penalty, Sanction
 from tests.bench.late import late_orders
+from tests.disputes.helpers import Holder
 from tests.factories import ShopFactory, UserFactory
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -303,30 +304,9 @@ def test_two_batch_sweepers_and_a_per_row_firer_fire_each_of_1200_deadlines_exac
         assert chain.chain_verify(subject_kind="order", subject_id=order_id) is None
 
 
-class _ShopHolder:
+def _shop_holder(shop) -> Holder:
     """Another transaction holding a shop's row lock (an arbitrator's penalty, another sweeper)."""
-
-    def __init__(self, shop):
-        self.shop, self.locked, self.release = shop, threading.Event(), threading.Event()
-        self.thread = threading.Thread(target=self._hold)
-
-    def _hold(self):
-        try:
-            with transaction.atomic():
-                list(Shop.objects.select_for_update().filter(pk=self.shop.pk))
-                self.locked.set()
-                self.release.wait(30)
-        finally:
-            connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        assert self.locked.wait(30)
-        return self
-
-    def __exit__(self, *exc):
-        self.release.set()
-        self.thread.join(30)
+    return Holder(lambda: list(Shop.objects.select_for_update().filter(pk=shop.pk)))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -337,7 +317,7 @@ def test_rows_whose_shop_another_transaction_holds_are_deferred_not_waited_for()
     held = _orders_with_due_ship_deadlines(held_shop, buyers, due_at=due, amounts=[Decimal("50.00")] * 2)
     free = _orders_with_due_ship_deadlines(free_shop, buyers, due_at=due, amounts=[Decimal("50.00")] * 2)
 
-    with _ShopHolder(held_shop):
+    with _shop_holder(held_shop):
         result = engine.deadlines_sweep_batch(now=timezone.now())
         assert (result.claimed, result.fired, result.deferred, result.failed) == (4, 2, 2, 0)
         rows = {d.pk: d for d in Deadline.objects.filter(id__in=[d.pk for d in [*held, *free]])}
@@ -350,41 +330,6 @@ def test_rows_whose_shop_another_transaction_holds_are_deferred_not_waited_for()
 
     assert engine.enforce_deadlines() == 2
     assert Penalty.objects.filter(shop=held_shop, code="r_p01").count() == 2
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_batch_whose_every_shop_is_held_waits_for_them_instead_of_spinning():
-    shop = _shop()
-    deadlines = _orders_with_due_ship_deadlines(
-        shop, [UserFactory(roles=["buyer"])], due_at=timezone.now() - dt.timedelta(seconds=1)
-    )
-    fired: list[int] = []
-
-    def sweep():
-        try:
-            fired.append(engine.enforce_deadlines())
-        finally:
-            connection.close()
-
-    with _ShopHolder(shop) as holder:
-        sweeper = threading.Thread(target=sweep)
-        sweeper.start()
-        # The sweeper's backend ends up waiting on the shop's lock (not looping on deferrals).
-        for _ in range(600):
-            with connection.cursor() as c:
-                c.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-                )
-                if c.fetchone()[0]:
-                    break
-            holder.locked.wait(0.05)
-        else:
-            pytest.fail("the sweeper never waited for the shop's lock")
-        assert sweeper.is_alive()
-    sweeper.join(30)
-    assert fired == [len(deadlines)]
-    assert Deadline.objects.filter(id__in=[d.pk for d in deadlines], status="fired").count() == len(deadlines)
 
 
 @pytest.mark.django_db
