@@ -1,9 +1,12 @@
 """Set-based firing of hot rules (issue #9): the same effects as the per-row timeout actions, written
 with a handful of bulk statements per batch instead of a dozen statements per row.
 
-The engine (disputes.engine.deadlines_fire_batch) has already locked the orders, the subjects and the
-deadlines and checked each is still pending; a batch action returns `{deadline_id: outcome}`, or
-None for a row it hands back to the per-row path (the reference for correctness). The per-row
+The engine (disputes.engine: a claim's own transaction, or deadlines_fire_batch) has already locked the
+orders, the subjects and the deadlines and checked each is still pending; a batch action returns
+`{deadline_id: outcome}`, None for a row it hands back to the per-row path (the reference for
+correctness), or DEFERRED for a row it cannot take now. Inside a claim (engine.claim_held) an action
+waits for no lock: it takes what is free with `SKIP LOCKED` and names what it found held
+(engine.wait_after_claim). The per-row
 actions stay the definition of what a firing does; tests/disputes/test_sweep_batch.py checks both
 paths leave the same rows behind.
 
