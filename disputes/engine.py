@@ -729,8 +729,8 @@ def _fire_batch_in_claim(
     the good ones and records the bad one's error."""
     ids = [pk for pk, _, _ in heads]
     timer = rulebook.timer(rule_id)
-    batch_action = import_string(str(timer.batch_action))
     try:
+        batch_action = import_string(str(timer.batch_action))  # one that cannot be imported: row by row
         with transaction.atomic():
             return _fire_batch(
                 timer=timer, batch_action=batch_action, deadline_ids=ids, by="sweep", heads=heads, claimed=claimed

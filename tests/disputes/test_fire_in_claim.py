@@ -169,3 +169,15 @@ def test_a_claimed_row_changed_within_the_claim_fails_its_batch_whole():
             )
         assert not Penalty.objects.filter(deadline_id__in=[d.pk for d in claimed]).exists()
         assert Deadline.objects.filter(pk__in=[d.pk for d in claimed], status="fired").count() == 0
+
+
+@pytest.mark.django_db
+def test_a_batch_action_that_cannot_be_imported_leaves_its_rows_to_the_per_row_path(monkeypatch):
+    timer = rulebook.timer("R-T01")
+    monkeypatch.setitem(
+        rulebook.TIMERS, "R-T01", rulebook.Timer(**{**timer.__dict__, "batch_action": "disputes.batch.no_such_action"})
+    )
+    _, deadlines = late_orders([(ShopFactory(), Decimal("50.00"))] * 3, [UserFactory(roles=["buyer"])])
+    result = engine.deadlines_sweep_batch(now=timezone.now())
+    assert (result.claimed, result.fired, result.batched, result.failed) == (3, 3, 0, 0)
+    assert Penalty.objects.filter(deadline_id__in=[d.pk for d in deadlines]).count() == 3
