@@ -253,9 +253,13 @@ def claimable(now: dt.datetime):
     return due_deadlines(now).order_by("due_at", "id").select_for_update(skip_locked=True)
 
 
+def _lease_until() -> dt.datetime:
+    """When a lease taken now runs out: two sweep intervals."""
+    return timezone.now() + dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
+
+
 def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str, int]]:
     """Claim up to `limit` due deadlines: `(id, rule, subject_kind, subject_id)` each, in due order."""
-    lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
     own_transaction = not connection.in_atomic_block
     with transaction.atomic():
         if own_transaction:
@@ -264,14 +268,12 @@ def _claim(*, now: dt.datetime, limit: int) -> list[tuple[int, str, str, int]]:
         if connection.vendor != "postgresql":
             rows = list(due.values_list("id", "rule", "subject_kind", "subject_id")[:limit])
             if rows:
-                Deadline.objects.filter(id__in=[r[0] for r in rows]).update(not_before=timezone.now() + lease)
+                Deadline.objects.filter(id__in=[r[0] for r in rows]).update(not_before=_lease_until())
             return rows
         # One statement: lock the due rows no other sweeper holds, lease them, return them.
         inner, params = due.values("id")[:limit].query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute(
-                _CLAIM_SQL.format(table=Deadline._meta.db_table, inner=inner), [timezone.now() + lease, *params]
-            )
+            cursor.execute(_CLAIM_SQL.format(table=Deadline._meta.db_table, inner=inner), [_lease_until(), *params])
             claimed = sorted(cursor.fetchall())
     return [(pk, rule, kind, subject_id) for _, pk, rule, kind, subject_id in claimed]
 
@@ -293,11 +295,10 @@ def _claim_locked(*, now: dt.datetime, limit: int) -> list[Deadline]:
 
 def _lease(deadline_ids: Sequence[int]) -> None:
     """Lease claimed rows that will fire after the claim commits (the per-row path), as `_claim` does."""
-    lease = dt.timedelta(seconds=settings.DEADLINE_SWEEP_INTERVAL_SECONDS * 2)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Deadline._meta.db_table} SET not_before = %s WHERE id = ANY(%s::bigint[])",  # noqa: S608
-            [timezone.now() + lease, array_literal(sorted(deadline_ids))],
+            [_lease_until(), array_literal(sorted(deadline_ids))],
         )
 
 
@@ -393,6 +394,12 @@ class SweepResult:
     failed: int = 0
     batched: int = 0  # of `fired`, how many fired in a set-based batch
     deferred: int = 0  # claimed, released for the next claim by a batch action
+
+    def add(self, batch: BatchFired) -> None:
+        """Count in what a batch fired and deferred (its `rest` goes to the per-row path)."""
+        self.fired += batch.fired
+        self.batched += batch.fired
+        self.deferred += batch.deferred
 
 
 @dataclass
@@ -668,9 +675,7 @@ def deadlines_sweep_batch(*, now: dt.datetime, batch_size: int | None = None) ->
         for (rule_id, _kind), heads in groups.items():
             ids = [pk for pk, _, _ in heads]
             batch = deadlines_fire_batch(rule_id=rule_id, deadline_ids=ids, heads=heads)
-            result.fired += batch.fired
-            result.batched += batch.fired
-            result.deferred += batch.deferred
+            result.add(batch)
             singles.extend(batch.rest)
     for deadline_id in singles:
         _fire_one(deadline_id, result)
@@ -706,10 +711,8 @@ def _sweep_in_claim(*, now: dt.datetime, limit: int) -> tuple[SweepResult, list[
         token = _HELD.set(held)
         try:
             for (rule_id, _kind), heads in groups.items():
-                batch = _fire_batch_in_claim(rule_id=rule_id, heads=heads, claimed=[by_id[pk] for pk, _, _ in heads])
-                result.fired += batch.fired
-                result.batched += batch.fired
-                result.deferred += batch.deferred
+                batch = _fire_batch_in_claim(rule_id=rule_id, claimed=[by_id[pk] for pk, _, _ in heads])
+                result.add(batch)
                 moved += batch.done
                 singles.extend(batch.rest)
         finally:
@@ -721,13 +724,12 @@ def _sweep_in_claim(*, now: dt.datetime, limit: int) -> tuple[SweepResult, list[
     return result, singles
 
 
-def _fire_batch_in_claim(
-    *, rule_id: str, heads: Sequence[tuple[int, str, int]], claimed: Sequence[Deadline]
-) -> BatchFired:
+def _fire_batch_in_claim(*, rule_id: str, claimed: Sequence[Deadline]) -> BatchFired:
     """One rule's claimed rows fired in a savepoint of the claim's transaction (_sweep_in_claim). A
     batch that raises is undone to the savepoint alone; its rows go to the per-row path, which fires
     the good ones and records the bad one's error."""
-    ids = [pk for pk, _, _ in heads]
+    ids = [d.pk for d in claimed]
+    heads = [(d.pk, d.subject_kind, d.subject_id) for d in claimed]
     timer = rulebook.timer(rule_id)
     try:
         batch_action = import_string(str(timer.batch_action))  # one that cannot be imported: row by row
