@@ -112,7 +112,7 @@ def make_due(
 ) -> int:
     """Pending deadlines of `rule` on orders [a, b), due at `due_at` (default: a second ago), then the
     table analysed (`analyze`) so that a sweep that follows plans for them. Bench 3's feeder, which
-    calls this five times a second, does not analyse: a full ANALYZE of the deadlines takes 0.2-0.3 s
+    calls this five times a second, does not analyse: an ANALYZE of the deadlines takes about 0.3 s
     at bench size, so it kept a core busy beside the sweep it measured."""
     from django.utils import timezone
 
