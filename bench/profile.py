@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.profile R-T01 10000          # rate, statements, SQL vs Python time
     .venv/bin/python -m bench.profile R-T01 10000 --cprofile   # and the top functions by own time
+    .venv/bin/python -m bench.profile R-T01 20000 --phases     # the process's CPU by engine function (bench.phases)
     .venv/bin/python -m bench.profile R-T01 20000 --workers 2  # the rate of N spawned sweepers
     .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --perf  # and where the machine's CPU goes (bench.perf)
     .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --clean # vacuumed and checkpointed first, as in bench 1
@@ -16,6 +17,7 @@ waiting for PostgreSQL (every statement, timed by an execute wrapper) and the re
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -54,12 +56,49 @@ class StatementTimer:
             row[1] += spent
 
 
+def _phase_targets(engine, batch) -> list[tuple[object, str]]:
+    """What `--phases` wraps: the engine's sweep, claim and batch steps, the batch actions and what
+    they call per batch, and the array literals wherever they are imported."""
+    steps = {
+        engine: [
+            "deadlines_sweep_batch",
+            "_sweep_in_claim",
+            "_claim_locked",
+            "_claim",
+            "_grouped",
+            "_lease",
+            "_fire_batch_in_claim",
+            "deadlines_fire_batch",
+            "_fire_batch",
+            "_lock_instances",
+            "_instances",
+            "_existing",
+            "_async_commit",
+            "array_literal",
+        ],
+        batch: [
+            "order_ship_timeout_batch",
+            "order_auto_confirm_batch",
+            "refund_intervention_gate_batch",
+            "sanctions_due",
+            "sanctions_impose_many",
+            "events_record_many",
+            "notifications_many",
+            "array_literal",
+        ],
+    }
+    return [(module, name) for module, names in steps.items() for name in names if hasattr(module, name)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("rule")
     parser.add_argument("n", type=int)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--cprofile", action="store_true")
+    parser.add_argument(
+        "--phases", action="store_true", help="this process's CPU by engine and batch function (bench.phases)"
+    )
     parser.add_argument(
         "--workers", type=int, default=0, help="sweep with N spawned workers instead (the rate and the machine's CPU)"
     )
@@ -78,7 +117,8 @@ def main() -> None:
     from django.db import connection
 
     from bench import cpu, minimal, perf, sweep, wal
-    from disputes import engine
+    from bench.phases import Phases
+    from disputes import batch, engine
     from orders.models import Order
 
     minimal.register()
@@ -116,8 +156,9 @@ def main() -> None:
     timer = StatementTimer()
     sql, by_statement = timer.totals, timer.by_statement
     prof = cProfile.Profile() if args.cprofile else None
+    phases = Phases(_phase_targets(engine, batch), connection)
     server = cpu.Backend(connection).start()  # the PostgreSQL backend's CPU: the server's share
-    with connection.execute_wrapper(timer):
+    with connection.execute_wrapper(timer), phases if args.phases else contextlib.nullcontext():
         started, own = time.perf_counter(), time.process_time()
         if prof:
             prof.enable()
@@ -137,6 +178,10 @@ def main() -> None:
     )
     for key, (n, spent) in sorted(by_statement.items(), key=lambda kv: -kv[1][1])[:15]:
         print(f"  {spent:6.2f} s {n:5d}x  {key}")
+    if args.phases:
+        print("this process's CPU, function by function (own time; bench.phases):")
+        for line in phases.lines(total=own, n=max(fired, 1), unit="firing"):
+            print(line)
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         pstats.Stats(prof).sort_stats("cumtime").print_stats("work/main/(disputes|core|penalties|bench)", 30)
