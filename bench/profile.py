@@ -110,6 +110,8 @@ def main() -> None:
         "--clean", action="store_true", help="with --workers: VACUUM and CHECKPOINT first, as bench 1's sweeps do"
     )
     args = parser.parse_args()
+    if args.phases and args.workers:
+        parser.error("--phases splits this process's CPU: without --workers")
 
     import django
 
