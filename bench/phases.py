@@ -62,12 +62,16 @@ class Phases:
             self._account(DRIVER, time.process_time() - started, 0.0)
 
     def __enter__(self) -> Phases:
-        for module, name in self.targets:
-            original = getattr(module, name)
-            self._saved.append((module, name, original))
-            setattr(module, name, self._wrap(original, name))
-        if self.connection is not None:
-            self._exits.enter_context(self.connection.execute_wrapper(self._execute))
+        try:
+            for module, name in self.targets:
+                original = getattr(module, name)  # a name that is gone raises, with what was wrapped put back
+                self._saved.append((module, name, original))
+                setattr(module, name, self._wrap(original, name))
+            if self.connection is not None:
+                self._exits.enter_context(self.connection.execute_wrapper(self._execute))
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
