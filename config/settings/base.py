@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.middleware.ReleaseRenderedViewMiddleware",  # last: a rendered API response lets go of its view (#9)
 ]
 
 ROOT_URLCONF = "config.urls"
