@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import RequestFactory, override_settings
 from django.test.client import ClientHandler
 from rest_framework.authtoken.models import Token
@@ -70,8 +71,6 @@ def test_without_it_the_page_waits_for_the_cyclic_collector(agent_token, setting
 
 def test_the_response_keeps_its_data_and_drops_its_view(agent_token, api):
     """Tests (and anything after the middleware) still read `response.data`; the renderer context is gone."""
-    from django.contrib.auth import get_user_model
-
     client = api(get_user_model().objects.get(auth_token__key=agent_token))
     response = client.get("/api/v1/cases/?page_size=5")
     assert response.status_code == 200
