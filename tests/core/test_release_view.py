@@ -26,9 +26,14 @@ def _is_case_row(obj) -> bool:
     return type(obj) is dict and "shop_name" in obj and "deadlines" in obj
 
 
-def _rows_left_in_cycles(path: str, token: str, requests: int = 3) -> int:
-    """How many of the pages' case rows only the cyclic collector would have freed."""
+PAGE_SIZE = 20
+REQUESTS = 3
+
+
+def _rows_left_in_cycles(token: str) -> int:
+    """How many of REQUESTS pages' case rows (PAGE_SIZE each) only the cyclic collector would have freed."""
     handler = ClientHandler(enforce_csrf_checks=False)
+    path = f"/api/v1/cases/?page_size={PAGE_SIZE}"
     environ = RequestFactory().get(path, HTTP_AUTHORIZATION=f"Token {token}").environ
     response = handler(dict(environ))  # warm: the agent's roles, the statement prepared
     assert response.status_code == 200 and b'"shop_name"' in response.content
@@ -38,10 +43,10 @@ def _rows_left_in_cycles(path: str, token: str, requests: int = 3) -> int:
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds unreachable is kept in gc.garbage
     try:
-        for _ in range(requests):
+        for _ in range(REQUESTS):
             response = handler(dict(environ))
             assert response.status_code == 200
-            assert response.content.count(b'"shop_name"') == 20
+            assert response.content.count(b'"shop_name"') == PAGE_SIZE
             del response
         gc.collect()
         return sum(1 for obj in gc.garbage if _is_case_row(obj))
@@ -60,13 +65,13 @@ def agent_token(db):
 
 def test_a_queue_page_is_freed_when_the_response_is(agent_token, settings):
     assert settings.MIDDLEWARE[-1] == MIDDLEWARE  # last: it runs first once the response is rendered
-    assert _rows_left_in_cycles("/api/v1/cases/?page_size=20", agent_token) == 0
+    assert _rows_left_in_cycles(agent_token) == 0
 
 
 def test_without_it_the_page_waits_for_the_cyclic_collector(agent_token, settings):
     """The control: the same requests without the middleware leave every page's rows in cycles."""
     with override_settings(MIDDLEWARE=[m for m in settings.MIDDLEWARE if m != MIDDLEWARE]):
-        assert _rows_left_in_cycles("/api/v1/cases/?page_size=20", agent_token, requests=3) == 3 * 20
+        assert _rows_left_in_cycles(agent_token) == REQUESTS * PAGE_SIZE
 
 
 def test_the_response_keeps_its_data_and_drops_its_view(agent_token, api):
