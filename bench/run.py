@@ -151,6 +151,11 @@ def main() -> None:
         m2 = minimal_rate(2, due_n, clean=True, window=cpus["minimal"])
         best_minimal = max(m1, m2)
         pr = minimal_rate(2, due_n // 5, mode="per_row", clean=True)
+        # pgbench twice, right before the R-T01 sweeps and at the end: its rate moves with the hour (the
+        # WAL flush), and once collapsed to a third in one minute (RUN52), which made a false MET. The
+        # verdict stands against the greater of the two: no dip of pgbench's can meet the target.
+        pgbench_seconds = 30 if not args.small else 5
+        tps_before = reference.run_pgbench(clients=2, seconds=pgbench_seconds) or 0.0
         rt = {}
         from penalties.models import Sanction
 
@@ -193,8 +198,9 @@ def main() -> None:
             ids = [r[0] for r in c.fetchall()]
         fired, span = reference.run_celery(ids)
         celery = fired / span if span else 0.0
-        tps = reference.run_pgbench(clients=2, seconds=30 if not args.small else 5, window=cpus["pgbench"]) or 0.0
-        units = {**dict.fromkeys(cpus, due_n), "pgbench": tps * cpus["pgbench"].wall}
+        tps_after = reference.run_pgbench(clients=2, seconds=pgbench_seconds, window=cpus["pgbench"]) or 0.0
+        tps = max(tps_before, tps_after)
+        units = {**dict.fromkeys(cpus, due_n), "pgbench": tps_after * cpus["pgbench"].wall}
         cores = os.cpu_count() or 1
         machine_cpu = (
             ", ".join(f"{name} {w.per(units[name]):,.0f} µs (cores {w.share:.0%} busy)" for name, w in cpus.items())
@@ -213,7 +219,8 @@ def main() -> None:
             f"({sanctions:,} R-P11 sanctions imposed on the way) | R-T16 auto-confirm 2w {auto_confirm:,.0f}/s | "
             f"reference sweeper 2p {ref:,.0f}/s, with the full R-T01 action in SQL 2p {ref_full:,.0f}/s "
             f"({ref_full / tps if tps else 0:.1f}x pgbench) | celery-per-task c2 {celery:,.0f}/s ({fired:,}) | "
-            f"pgbench c2 {tps:,.0f} tps | minimal/reference {best_minimal / ref:.0%}, "
+            f"pgbench c2 {tps:,.0f} tps (the greater of {tps_before:,.0f} before R-T01 and {tps_after:,.0f} "
+            f"at the end) | minimal/reference {best_minimal / ref:.0%}, "
             f"minimal/celery {best_minimal / celery if celery else 0:.1f}x, R-T01/pgbench "
             f"{best_rt / tps if tps else 0:.1f}x, R-T01/reference {best_rt / ref:.0%} "
             f"(5x pgbench is {5 * tps / ref:.0%} of the reference here, {ISSUE_5X_PGBENCH_OF_REFERENCE:.1%} "
