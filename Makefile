@@ -15,7 +15,7 @@ worker:         ## a Celery worker (needs REDIS_URL)
 beat:           ## the one Celery beat (needs REDIS_URL)
 	.venv/bin/celery -A config beat -l info
 
-bench:          ## issue #9 benches 1-6 on a fresh disputes_bench database (20-30 min; not part of CI)
+bench:          ## issue #9 benches 1-6 on a fresh disputes_bench database (12-30 min; not part of CI)
 	.venv/bin/python -m bench.run
 
 bench-small:    ## the same at 2 % size: a smoke run of the bench machinery (a minute or two)
