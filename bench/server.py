@@ -4,7 +4,7 @@
 
 The benches take the server as they find it (this machine's: the packaged configuration, autovacuum
 off); what a figure was taken on is printed with it. docs/PERFORMANCE.md ("The machine") says what
-changing `shared_buffers` did and did not change.
+changing `shared_buffers` did and did not change, docs/DEPLOY.md what `wal_buffers` does.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import os
 SHOWN = (
     "server_version",
     "shared_buffers",
+    "wal_buffers",  # 4 MB (1/32 of 128 MB) leaves two R-T01 sweepers' cores idle: docs/DEPLOY.md
     "max_wal_size",
     "checkpoint_timeout",
     "synchronous_commit",
