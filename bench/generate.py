@@ -317,6 +317,17 @@ def generate_future_deadlines(n: int, *, seed: int = 22) -> float:
     return time.perf_counter() - started
 
 
+def remove_deadlines(first_id: int, n: int) -> float:
+    """Delete the `n` deadlines from `first_id` on (those `generate_future_deadlines` loaded, bench 2's
+    10,000 state measured again). Returns the seconds it took; the sweeps' vacuum clears what is left."""
+    from disputes.models import Deadline
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Deadline._meta.db_table} WHERE id >= %s AND id < %s", [first_id, first_id + n])
+    return time.perf_counter() - started
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "base"
     if what == "base":
