@@ -114,44 +114,58 @@ def main() -> None:
     if not args.no_setup:
         generate.generate_future_deadlines(future_small)
 
-    def scale_rate() -> float:
-        """Bench 2's rate: the median of three sweeps of 20,000 (one sweep of 3 s moved by a tenth from
-        run to run on this machine, as much as the target's margin), each after a VACUUM: without it
-        the later sweeps wade through the dead index entries of the earlier ones (this server runs
-        without autovacuum), and the sweeps with 1,000,000 pending, which come last, measured the
-        garbage of the first ones rather than the pending rows (75 % at 21:05, RUN8 session)."""
-        return statistics.median(minimal_rate(2, int(20_000 * scale) or 400, clean=True) for _ in range(3))
+    def scale_state() -> tuple[float, float, float]:
+        """Bench 2's figures for one state: the median of three sweeps of 20,000 (one sweep of 3 s moved by
+        a tenth from run to run on the RUN8 machine, as much as the target's margin), each after a VACUUM:
+        without it the later sweeps wade through the dead index entries of the earlier ones (this server
+        runs without autovacuum), and the sweeps with 1,000,000 pending, which come last, measured the
+        garbage of the first ones rather than the pending rows (75 % at 21:05, RUN8 session). Returns the
+        medians of the rate, the machine's CPU per firing (µs) and the WAL per firing (bytes): the last two
+        say whether a change of rate was more work or a slower machine."""
+        n = int(20_000 * scale) or 400
+        rates, cpus, wals = [], [], []
+        for _ in range(3):
+            window = cpu.Window(wal=True)
+            rates.append(minimal_rate(2, n, clean=True, window=window))
+            cpus.append(window.per(n))
+            wals.append((window.wal_bytes or 0) / n)
+        return statistics.median(rates), statistics.median(cpus), statistics.median(wals)
 
-    rate_small = scale_rate() if 2 in only else 0.0
+    small = scale_state() if 2 in only else (0.0, 0.0, 0.0)
     future_first = sweep.max_deadline_id() + 1
     if not args.no_setup:
         seconds = generate.generate_future_deadlines(future_big - future_small)
         say(f"bench load: {future_big:,} pending deadlines (COPY + ANALYZE) in {seconds:.1f} s")
     if 2 in only:
-        rate_big = scale_rate()
+        big = scale_state()
         # Then the 10,000 state once more (A-B-A): the 990,000 deleted, measured, and loaded again for
         # the benches after. Sweeps minutes apart drift on a shared machine by more than the target's
-        # margin, and one way more often than the other (the later faster): measured only before and
-        # after the load, the ratio read that drift (86-140 % with one state on both sides, RUN70).
-        rate_again = 0.0
+        # margin: measured only before and after the load, the ratio read that drift (96-140 % with one
+        # state on both sides on the twenty-second machine, and RUN70's MISSED at 86 %).
+        states = [small, big]
         if not args.no_setup:
             generate.remove_deadlines(future_first, future_big - future_small)
-            rate_again = scale_rate()
+            states.append(scale_state())
             seconds = generate.generate_future_deadlines(future_big - future_small)
             say(f"bench load: the {future_big - future_small:,} deleted and loaded again in {seconds:.1f} s")
-        base = (rate_small + rate_again) / 2 if rate_again else rate_small
+        rate_small, rate_big = small[0], big[0]
+        base = (rate_small + states[2][0]) / 2 if len(states) == 3 else rate_small
         ratio = rate_big / base if base else 0
-        if rate_again:
-            states = (
-                f", {rate_again:,.0f}/s with {future_small:,}"
+        if len(states) == 3:
+            against = (
+                f", {states[2][0]:,.0f}/s with {future_small:,}"
                 f" again: {ratio:.0%} of the two {future_small:,} rates' mean"
             )
         else:
-            states = f": {ratio:.0%} (--no-setup: the loaded state both times)"
+            against = f": {ratio:.0%} (--no-setup: the loaded state both times)"
+        per_firing = (
+            f" | per firing, the machine's CPU {' / '.join(f'{st[1]:,.0f}' for st in states)} µs and the WAL "
+            f"{' / '.join(f'{st[2]:,.0f}' for st in states)} B"
+        )
         say(
             f"bench 2 scale: sweep {int(20_000 * scale):,} due (median of 3), 2 workers: {rate_small:,.0f}/s "
-            f"with {future_small:,} future pending, {rate_big:,.0f}/s with {future_big:,}{states} (target >= 90%) "
-            f"{'MET' if ratio >= 0.9 else 'MISSED'}"
+            f"with {future_small:,} future pending, {rate_big:,.0f}/s with {future_big:,}{against}{per_firing} "
+            f"(target >= 90%) {'MET' if ratio >= 0.9 else 'MISSED'}"
         )
 
     # --- bench 1: sweep throughput ----------------------------------------------------------------
