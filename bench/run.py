@@ -128,7 +128,7 @@ def main() -> None:
             window = cpu.Window(wal=True)
             rates.append(minimal_rate(2, n, clean=True, window=window))
             cpus.append(window.per(n))
-            wals.append((window.wal_bytes or 0) / n)
+            wals.append(window.wal_per(n))
         return statistics.median(rates), statistics.median(cpus), statistics.median(wals)
 
     small = scale_state() if 2 in only else (0.0, 0.0, 0.0)
@@ -142,22 +142,21 @@ def main() -> None:
         # the benches after. Sweeps minutes apart drift on a shared machine by more than the target's
         # margin: measured only before and after the load, the ratio read that drift (96-140 % with one
         # state on both sides on the twenty-second machine, and RUN70's MISSED at 86 %).
-        states = [small, big]
+        again = None
         if not args.no_setup:
             generate.remove_deadlines(future_first, future_big - future_small)
-            states.append(scale_state())
+            again = scale_state()
             seconds = generate.generate_future_deadlines(future_big - future_small)
             say(f"bench load: the {future_big - future_small:,} deleted and loaded again in {seconds:.1f} s")
         rate_small, rate_big = small[0], big[0]
-        base = (rate_small + states[2][0]) / 2 if len(states) == 3 else rate_small
+        base = (rate_small + again[0]) / 2 if again else rate_small
         ratio = rate_big / base if base else 0
-        if len(states) == 3:
-            against = (
-                f", {states[2][0]:,.0f}/s with {future_small:,}"
-                f" again: {ratio:.0%} of the two {future_small:,} rates' mean"
-            )
+        if again:
+            mean = f"of the two {future_small:,} rates' mean"
+            against = f", {again[0]:,.0f}/s with {future_small:,} again: {ratio:.0%} {mean}"
         else:
             against = f": {ratio:.0%} (--no-setup: the loaded state both times)"
+        states = [small, big, again] if again else [small, big]
         per_firing = (
             f" | per firing, the machine's CPU {' / '.join(f'{st[1]:,.0f}' for st in states)} µs and the WAL "
             f"{' / '.join(f'{st[2]:,.0f}' for st in states)} B"
