@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import NamedTuple
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
 os.environ["DATABASE_URL"] = BENCH_DB
@@ -57,6 +58,14 @@ def machine() -> str:
 
 def say(line: str) -> None:
     print(line, flush=True)
+
+
+class ScaleState(NamedTuple):
+    """Bench 2's medians for one state: the sweep rate, the machine's CPU (µs) and WAL (bytes) per firing."""
+
+    rate: float
+    cpu_us: float
+    wal_bytes: float
 
 
 def main() -> None:
@@ -114,7 +123,7 @@ def main() -> None:
     if not args.no_setup:
         generate.generate_future_deadlines(future_small)
 
-    def scale_state() -> tuple[float, float, float]:
+    def scale_state() -> ScaleState:
         """Bench 2's figures for one state: the median of three sweeps of 20,000 (one sweep of 3 s moved by
         a tenth from run to run on the RUN8 machine, as much as the target's margin), each after a VACUUM:
         without it the later sweeps wade through the dead index entries of the earlier ones (this server
@@ -129,9 +138,9 @@ def main() -> None:
             rates.append(minimal_rate(2, n, clean=True, window=window))
             cpus.append(window.per(n))
             wals.append(window.wal_per(n))
-        return statistics.median(rates), statistics.median(cpus), statistics.median(wals)
+        return ScaleState(statistics.median(rates), statistics.median(cpus), statistics.median(wals))
 
-    small = scale_state() if 2 in only else (0.0, 0.0, 0.0)
+    small = scale_state() if 2 in only else ScaleState(0.0, 0.0, 0.0)
     future_first = sweep.max_deadline_id() + 1
     if not args.no_setup:
         seconds = generate.generate_future_deadlines(future_big - future_small)
@@ -148,22 +157,21 @@ def main() -> None:
             again = scale_state()
             seconds = generate.generate_future_deadlines(future_big - future_small)
             say(f"bench load: the {future_big - future_small:,} deleted and loaded again in {seconds:.1f} s")
-        rate_small, rate_big = small[0], big[0]
-        base = (rate_small + again[0]) / 2 if again else rate_small
-        ratio = rate_big / base if base else 0
+        base = (small.rate + again.rate) / 2 if again else small.rate
+        ratio = big.rate / base if base else 0
         if again:
             mean = f"of the two {future_small:,} rates' mean"
-            against = f", {again[0]:,.0f}/s with {future_small:,} again: {ratio:.0%} {mean}"
+            against = f", {again.rate:,.0f}/s with {future_small:,} again: {ratio:.0%} {mean}"
         else:
             against = f": {ratio:.0%} (--no-setup: the loaded state both times)"
         states = [small, big, again] if again else [small, big]
         per_firing = (
-            f" | per firing, the machine's CPU {' / '.join(f'{st[1]:,.0f}' for st in states)} µs and the WAL "
-            f"{' / '.join(f'{st[2]:,.0f}' for st in states)} B"
+            f" | per firing, the machine's CPU {' / '.join(f'{st.cpu_us:,.0f}' for st in states)} µs and the WAL "
+            f"{' / '.join(f'{st.wal_bytes:,.0f}' for st in states)} B"
         )
         say(
-            f"bench 2 scale: sweep {int(20_000 * scale):,} due (median of 3), 2 workers: {rate_small:,.0f}/s "
-            f"with {future_small:,} future pending, {rate_big:,.0f}/s with {future_big:,}{against}{per_firing} "
+            f"bench 2 scale: sweep {int(20_000 * scale):,} due (median of 3), 2 workers: {small.rate:,.0f}/s "
+            f"with {future_small:,} future pending, {big.rate:,.0f}/s with {future_big:,}{against}{per_firing} "
             f"(target >= 90%) {'MET' if ratio >= 0.9 else 'MISSED'}"
         )
 
