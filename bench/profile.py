@@ -7,6 +7,7 @@
     .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --perf  # and where the machine's CPU goes (bench.perf)
     .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --clean # vacuumed and checkpointed first, as in bench 1
     .venv/bin/python -m bench.profile R-T01 20000 --workers 2 --clean --wal  # and its WAL, record by record (bench.wal)
+    .venv/bin/python -m bench.profile R-T01 50000 --workers 2 --clean --waits  # what its backends wait on (bench.waits)
     .venv/bin/python -m bench.profile R-T16 20000              # R-T16 auto-confirm, on orders made shipped
 
 Makes `n` deadlines of the rule due on the first `n` orders (paid again first), sweeps them with
@@ -108,6 +109,11 @@ def main() -> None:
         "--wal", action="store_true", help="with --workers: the sweep's WAL, record by record (bench.wal)"
     )
     parser.add_argument(
+        "--waits",
+        action="store_true",
+        help="with --workers: what the workers' backends wait for, and pg_stat_wal over the sweep (bench.waits)",
+    )
+    parser.add_argument(
         "--clean", action="store_true", help="with --workers: VACUUM and CHECKPOINT first, as bench 1's sweeps do"
     )
     args = parser.parse_args()
@@ -119,7 +125,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from bench import cpu, minimal, perf, sweep, wal
+    from bench import cpu, minimal, perf, sweep, waits, wal
     from bench.phases import Phases
     from disputes import batch, engine
     from orders.models import Order
@@ -134,6 +140,7 @@ def main() -> None:
         if args.wal and (why := wal.available(connection)):
             parser.error(f"--wal: {why}")
         window, recording = cpu.Window(wal=True), perf.Recording() if args.perf else None
+        sampler = waits.Sampler() if args.waits else None
         fired, seconds, _ = sweep.sweep(
             rule=args.rule,
             kind=KINDS[args.rule],
@@ -142,6 +149,7 @@ def main() -> None:
             clean=args.clean,
             window=window,
             recording=recording,
+            waits=sampler,
         )
         print(
             f"{args.rule}: {fired:,} fired in {seconds:.2f} s = {fired / seconds:,.0f}/s, {args.workers} workers; "
@@ -150,6 +158,8 @@ def main() -> None:
         )
         if recording:
             print(recording.profile().line())
+        if sampler:
+            print(sampler.waits.line(fired))
         if args.wal and window.wal_bytes is not None:
             anatomy, names = wal.read(connection, *window.wal_range)
             print(anatomy.line(fired, names, unit="firing"))

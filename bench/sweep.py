@@ -16,6 +16,7 @@ import time
 from django.db import connection
 
 from bench import cpu, perf
+from bench.waits import Sampler
 
 BATCH = 500
 
@@ -68,10 +69,12 @@ def run_workers(
     sample_rss=False,
     window: cpu.Window | None = None,
     recording: perf.Recording | None = None,
+    waits: Sampler | None = None,
 ):
     """Start `n` workers, release them together, wait. Returns (seconds, rss samples per worker).
     `window` reads the machine's CPU from the start signal to the last worker's end, `recording`
-    samples it with perf (bench.perf)."""
+    samples it with perf (bench.perf), `waits` samples what the workers' backends wait for
+    (bench.waits)."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     readies = [ctx.Event() for _ in range(n)]
@@ -85,6 +88,8 @@ def run_workers(
     samples: dict[int, list[int]] = {p.pid: [] for p in procs}  # type: ignore[misc]
     if recording:
         recording.start()
+    if waits:
+        waits.start()
     if window:
         window.start()
     started = time.perf_counter()
@@ -100,6 +105,8 @@ def run_workers(
     seconds = time.perf_counter() - started
     if window:
         window.stop()
+    if waits:
+        waits.stop()
     if recording:
         recording.stop()
     for p in procs:
@@ -197,17 +204,18 @@ def sweep(
     clean: bool = False,
     window: cpu.Window | None = None,
     recording: perf.Recording | None = None,
+    waits: Sampler | None = None,
 ):
     """Make `orders` due under `rule`, sweep with `workers` processes: (fired, seconds, rss samples).
     `clean`: vacuum first instead of only analysing; `window`: the machine's CPU over the sweep;
-    `recording`: perf's samples of it."""
+    `recording`: perf's samples of it; `waits`: its backends' wait events (bench.waits)."""
     if rule == "X-B01":
         reset_orders(orders)
     first = max_deadline_id() + 1
     n = make_due(rule=rule, kind=kind, order_ids=orders)
     vacuum() if clean else analyze()  # outside the measured window
     seconds, samples = run_workers(
-        workers, rule_mode=rule_mode, sample_rss=sample_rss, window=window, recording=recording
+        workers, rule_mode=rule_mode, sample_rss=sample_rss, window=window, recording=recording, waits=waits
     )
     fired = fired_count(rule, first)
     left = pending_due_count(rule)
