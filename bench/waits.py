@@ -8,8 +8,8 @@ each active client backend of the database but its own, counted under its wait e
 waits for nothing: running, or runnable and waiting for a core). `pg_stat_wal` is read at both ends:
 the WAL records, page images, bytes, the times a backend found the WAL buffers full and had to write
 WAL out itself, and the WAL writes and syncs. The server's counters are the whole server's, so other
-databases' work counts too. The sampler is not free: on the twenty-fourth machine a two-worker R-T01
-sweep ran at 9,290–10,096/s beside it against 10,107–11,744/s in bench 1.
+databases' work counts too. The sampler is not free: alternated on the twenty-fourth machine, a
+two-worker R-T01 sweep of 50,000 ran at 8,169–8,381/s beside it and 8,783–8,868/s without it (5–7 %).
 """
 
 from __future__ import annotations
