@@ -63,34 +63,25 @@ class Waits:
 
 
 def _read_wal(cursor) -> dict[str, int] | None:
-    from psycopg2 import errors
+    from django.db import ProgrammingError
 
     try:
         cursor.execute(_WAL)
-    except errors.UndefinedTable:  # pg_stat_wal is PostgreSQL 14's: an older server's sweep has no counters
+    except ProgrammingError:  # pg_stat_wal is PostgreSQL 14's: an older server's sweep has no counters
         return None
     return dict(zip(WAL_COUNTERS, cursor.fetchone(), strict=True))
 
 
 class Sampler:
-    """Samples from `start()` to `stop()`; `waits` holds what it saw."""
+    """Samples from `start()` to `stop()`; `waits` holds what it saw. `alias`: the database whose
+    backends are sampled, through a connection of the sampler's own thread."""
 
-    def __init__(self, settings_dict: dict | None = None) -> None:
-        if settings_dict is None:
-            from django.db import connection
-
-            settings_dict = connection.settings_dict
-        self._params = {
-            "dbname": settings_dict["NAME"],
-            "user": settings_dict.get("USER") or None,
-            "password": settings_dict.get("PASSWORD") or None,
-            "host": settings_dict.get("HOST") or None,
-            "port": settings_dict.get("PORT") or None,
-        }
+    def __init__(self, alias: str = "default") -> None:
+        self.alias = alias
         self.waits = Waits()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def start(self) -> Sampler:
         self._thread = threading.Thread(target=self._run, name="bench-waits", daemon=True)
@@ -105,10 +96,9 @@ class Sampler:
         return self
 
     def _run(self) -> None:
-        import psycopg2
+        from django.db import connections
 
-        conn = psycopg2.connect(**{k: v for k, v in self._params.items() if v is not None})
-        conn.autocommit = True
+        conn = connections.create_connection(self.alias)  # this thread's own: not the caller's, not shared
         try:
             with conn.cursor() as c:
                 before = _read_wal(c)
