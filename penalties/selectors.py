@@ -16,7 +16,7 @@ from disputes.models import Case, Complaint, Deadline, Refund
 from orders.models import Order, Shop
 from orders.selectors import shops_of_seller
 
-from .models import ItemAction, LedgerMovement, Obligation, Penalty, Sanction
+from .models import ItemAction, LedgerEntry, LedgerMovement, Obligation, Penalty, Sanction
 
 # --- years (R-P10: natural years, China time) ----------------------------------------------------
 
@@ -84,16 +84,23 @@ def penalty_list(
 
 
 def ledger_list_for(user) -> QuerySet[LedgerMovement]:
-    """Platform staff see every movement; a party sees the movements of its own accounts."""
+    """Platform staff see every movement; a party sees the movements of its own accounts.
+
+    A party's movements are found through their entries (R-P13: every movement has one entry on its
+    debited account and one on its credited account), whose account is indexed
+    (`ledger_entry_account_idx`): a buyer's page reads that buyer's rows, not the whole ledger, which a
+    peak day grows by a movement per compensating penalty (#9). The movement's own `debit` and
+    `credit` stay unindexed: indexing them would add two index entries to every movement R-T01's
+    sweep writes."""
     qs = LedgerMovement.objects.all()
     if not user.is_authenticated:
         return qs.none()
     if is_platform_staff(user):
         return qs
     accounts = [f"buyer:{user.pk}"]
-    for shop_id in shops_of_seller(user).values_list("id", flat=True):
+    for shop_id in shops_of_seller(user).values_list("id", flat=True).distinct():
         accounts += [f"shop:{shop_id}", f"frozen:shop:{shop_id}"]
-    return qs.filter(Q(debit__in=accounts) | Q(credit__in=accounts))
+    return qs.filter(pk__in=LedgerEntry.objects.filter(account__in=accounts).values("movement_id"))
 
 
 def obligation_list_for(user) -> QuerySet[Obligation]:
