@@ -38,13 +38,13 @@ def deadlines_of(obj: models.Model) -> list[Deadline]:
 
 def _visible_to_parties(qs, user):
     """Platform staff see every row; a buyer their own; a seller their shops'."""
-    from orders.selectors import shops_of_seller
+    from orders.selectors import party_rows
 
     if not user.is_authenticated:
         return qs.none()
     if is_platform_staff(user):
         return qs
-    return qs.filter(models.Q(buyer=user) | models.Q(shop__in=shops_of_seller(user)))
+    return party_rows(qs, user)
 
 
 def refund_list_for(user):
@@ -73,7 +73,7 @@ def case_list_for(user):
 
 def case_party_list_for(user):
     """Cases in which `user` is the buyer or one of the shop's sellers (to request a review, R-T20)."""
-    from orders.selectors import shops_of_seller
+    from orders.selectors import party_rows
 
     from .models import Case
 
@@ -82,7 +82,7 @@ def case_party_list_for(user):
     qs = Case.objects.select_related("shop", "buyer")
     if user.is_superuser:
         return qs
-    return qs.filter(models.Q(buyer=user) | models.Q(shop__in=shops_of_seller(user)))
+    return party_rows(qs, user)
 
 
 def parties_of(subject: models.Model) -> dict[str, list]:

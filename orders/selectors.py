@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 from core.roles import Role, has_role, is_platform_staff
 
@@ -21,6 +21,18 @@ def shops_of_seller(user) -> QuerySet[Shop]:
     return Shop.objects.filter(Q(owner=user) | Q(staff=user))
 
 
+def party_rows[M: Model](qs: QuerySet[M], user) -> QuerySet[M]:
+    """The rows of `qs` (orders, refunds, complaints, cases) `user` is a party to: their own as the
+    buyer, and those of every shop they sell for.
+
+    The shops are read first, a small indexed query, so PostgreSQL gets `buyer = … OR shop IN (…)` with
+    the ids written out and answers it from the buyer's and the shop's indexes together. With the shops
+    as a subquery it tested every row of the table against it: a buyer's first page of orders scanned
+    all 1,250,000 of the bench database's (#9)."""
+    shops = list(shops_of_seller(user).values_list("id", flat=True).distinct())
+    return qs.filter(Q(buyer=user) | Q(shop__in=shops)) if shops else qs.filter(buyer=user)
+
+
 def order_list_for(user) -> QuerySet[Order]:
     """All orders for platform staff and the integration; a seller's shops'; a buyer's own."""
     qs = Order.objects.select_related("shop", "buyer").prefetch_related("items", "shipments")
@@ -28,7 +40,7 @@ def order_list_for(user) -> QuerySet[Order]:
         return qs.none()
     if is_platform_staff(user) or has_role(user, Role.INTEGRATION):
         return qs
-    return qs.filter(Q(buyer=user) | Q(shop__in=shops_of_seller(user)))
+    return party_rows(qs, user)
 
 
 def is_seller_of(user, shop: Shop) -> bool:
