@@ -128,6 +128,8 @@ class Refund(models.Model):
             models.Index(fields=["shop", "status"], name="refund_shop_status_idx"),
             models.Index(fields=["buyer", "status"], name="refund_buyer_status_idx"),
             models.Index(fields=["order", "status"], name="refund_order_status_idx"),
+            # The staff's list in its order: its first page a top-N scan (#9).
+            models.Index(fields=["-created_at", "-id"], name="refund_created_idx"),
         ]
         constraints = [
             # R-F05: one open refund per order at a time.
@@ -223,6 +225,8 @@ class Complaint(models.Model):
             models.Index(fields=["shop", "status"], name="complaint_shop_status_idx"),
             models.Index(fields=["buyer", "status"], name="complaint_buyer_status_idx"),
             models.Index(fields=["order", "type"], name="complaint_order_type_idx"),
+            # The staff's list in its order: its first page a top-N scan (#9).
+            models.Index(fields=["-created_at", "-id"], name="complaint_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -77,6 +77,7 @@ class RefundViewSet(
     DisputeViewMixin, TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.RefundSerializer
+    pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every refund
     timeline_subject_kind = "refund"
 
     def get_queryset(self):
@@ -243,6 +244,7 @@ class ComplaintViewSet(
     DisputeViewMixin, TimelineMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = s.ComplaintSerializer
+    pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every complaint
     timeline_subject_kind = "complaint"
 
     def get_queryset(self):

@@ -69,6 +69,8 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["shop", "status"], name="order_shop_status_idx"),
             models.Index(fields=["buyer", "-created_at"], name="order_buyer_idx"),
+            # The staff's list (agents, the shop platform) in its order: its first page a top-N scan (#9).
+            models.Index(fields=["-created_at", "-id"], name="order_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
+from core.api import QueuePagination
 from core.idempotency import idempotent
 from core.roles import Role, has_role
 from disputes.selectors import deadlines_attach
@@ -34,6 +35,7 @@ class ShopViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.OrderSerializer
+    pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every order
 
     def get_queryset(self):
         qs = order_list_for(self.request.user)

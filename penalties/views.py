@@ -7,6 +7,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import QueuePagination
 from core.roles import is_arbitrator, is_platform_staff
 
 from . import services
@@ -38,6 +39,7 @@ def _int(value: str | None) -> int | None:
 )
 class PenaltyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PenaltySerializer
+    pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every penalty
 
     def get_queryset(self):
         if self.action != "list":
@@ -101,6 +103,7 @@ class ShopRecordView(APIView):
 )
 class LedgerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = LedgerMovementSerializer
+    pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every movement
 
     def get_queryset(self):
         qs = ledger_list_for(self.request.user)
