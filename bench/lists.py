@@ -87,9 +87,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5)
     args = parser.parse_args()
 
+    import logging
+
     import django
 
     django.setup()
+    logging.getLogger("django.request").setLevel(logging.ERROR)  # a caller's 403 is skipped, not logged
     from django.contrib.auth import get_user_model
     from django.db import connection
 
