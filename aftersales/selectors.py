@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from core.models import Event
-from core.roles import Role, is_arbitrator, is_platform_staff
+from core.roles import is_arbitrator, is_platform_staff, platform_staff
 from disputes.models import Deadline
 
 from .models import LogisticsClaim, Registration, Team
@@ -42,9 +42,7 @@ def logistics_claim_list(*, user, **filters: Any) -> QuerySet[LogisticsClaim]:
 
 def staff_users() -> QuerySet:
     """Agents, arbitrators and superusers: whose events count as the platform's answer."""
-    return User.objects.filter(
-        Q(groups__name__in=[Role.AGENT, Role.ARBITRATOR]) | Q(is_superuser=True), is_active=True
-    ).distinct()
+    return platform_staff()
 
 
 # --- agent performance ------------------------------------------------------------------------------
