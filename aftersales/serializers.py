@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import rulebook
@@ -23,8 +25,17 @@ User = get_user_model()
 MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
 
 
+@extend_schema_field(OpenApiTypes.INT)  # a user's id, as the field with a queryset said
+class _StaffField(serializers.PrimaryKeyRelatedField):
+    """An agent, arbitrator or superuser by id, the staff read when a request is validated (not when
+    the serializer class is defined: core.roles.platform_staff reads the groups when called)."""
+
+    def get_queryset(self):
+        return staff_users()
+
+
 def _staff_field(**kwargs) -> serializers.PrimaryKeyRelatedField:
-    return serializers.PrimaryKeyRelatedField(queryset=staff_users(), **kwargs)
+    return _StaffField(**kwargs)
 
 
 # --- registrations ------------------------------------------------------------------------------------

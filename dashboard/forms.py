@@ -128,8 +128,17 @@ def _choices(choices, blank: str | None = None) -> list[tuple[str, Any]]:
     return out + [(value, _(label)) for value, label in choices]
 
 
-def _staff():
-    return staff_users().order_by("username")
+class _StaffChoiceField(forms.ModelChoiceField):
+    """An agent, arbitrator or superuser, the staff read when the form is made (core.roles.platform_staff
+    reads the groups when called: not when this module is imported)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(queryset=get_user_model().objects.none(), **kwargs)
+
+    def __deepcopy__(self, memo):  # every form gets a copy of its class's fields
+        field = super().__deepcopy__(memo)
+        field.queryset = staff_users().order_by("username")
+        return field
 
 
 class RegistrationForm(_Form):
@@ -144,9 +153,7 @@ class RegistrationForm(_Form):
     type = forms.ChoiceField(
         label=_("登记类型(一键创建时可不填)"), choices=_choices(Registration.Type.choices, "—"), required=False
     )
-    handler = forms.ModelChoiceField(
-        label=_("处理人(默认自己)"), queryset=_staff(), required=False, empty_label=_("我自己")
-    )
+    handler = _StaffChoiceField(label=_("处理人(默认自己)"), required=False, empty_label=_("我自己"))
     order = forms.ModelChoiceField(
         label=_("订单号"), queryset=Order.objects.all(), required=False, widget=forms.NumberInput
     )
@@ -235,9 +242,7 @@ class LogisticsClaimForm(_Form):
     price = forms.DecimalField(label=_("索赔金额(元)"), min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
     carrier = forms.CharField(label=_("快递公司(默认取订单发货)"), required=False, max_length=32)
     tracking_number = forms.CharField(label=_("运单号(默认取订单发货)"), required=False, max_length=60)
-    handler = forms.ModelChoiceField(
-        label=_("处理人(默认自己)"), queryset=_staff(), required=False, empty_label=_("我自己")
-    )
+    handler = _StaffChoiceField(label=_("处理人(默认自己)"), required=False, empty_label=_("我自己"))
     note = forms.CharField(label=_("备注"), required=False, max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
 
 

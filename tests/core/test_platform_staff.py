@@ -42,3 +42,26 @@ def test_the_platforms_people_are_read_without_reading_every_user(cast):
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "auth_user_superuser_idx" in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+def test_the_staff_fields_read_the_staff_when_used_not_when_declared(cast, api):
+    from dashboard.forms import LogisticsClaimForm, RegistrationForm
+
+    newcomer = UserFactory(username="newcomer", roles=["agent"])  # made staff after the forms were defined
+    for form in (RegistrationForm(), LogisticsClaimForm()):
+        assert newcomer in form.fields["handler"].queryset
+        assert cast.buyer not in form.fields["handler"].queryset
+    # The API's staff field (aftersales.serializers) validates against the staff of the request's time.
+    response = api(cast.agent).post(
+        "/api/v1/registrations/",
+        {"source": "phone", "type": "inquiry", "summary": "来电咨询", "handler": newcomer.pk},
+        format="json",
+    )
+    assert response.status_code == 201, response.data
+    assert response.data["handler"] == newcomer.pk
+    refused = api(cast.agent).post(
+        "/api/v1/registrations/",
+        {"source": "phone", "type": "inquiry", "summary": "来电咨询", "handler": cast.buyer.pk},
+        format="json",
+    )
+    assert refused.status_code == 400 and "handler" in refused.data
