@@ -66,10 +66,11 @@ def platform_staff(*roles: str) -> models.QuerySet:
     first (a query on the five groups): with them written out, PostgreSQL knows from its statistics
     that the agents' group has a handful of members where the buyers' has millions, and reads the
     memberships by their group index; joined by name it assumed the average group and read them all.
-    A join of every user with their groups, filtered and made DISTINCT (as before), read all of
+    What this replaces, a join of every user with their groups filtered and made DISTINCT, read all of
     `auth_user` (106,023 rows on the bench database; a marketplace's buyers are users too): about
     45 ms a call there, this 0.1 ms of PostgreSQL (#9). The groups are read when this is called: a
-    form or serializer field declared with it must call it per use (aftersales.serializers)."""
+    form or serializer field declared with it must call it per use (aftersales.serializers,
+    dashboard.forms)."""
     from django.contrib.auth.models import Group
 
     User = get_user_model()
