@@ -14,7 +14,7 @@ from core.models import Event
 from core.roles import is_platform_staff
 from disputes.models import Case, Complaint, Deadline, Refund
 from orders.models import Order, Shop
-from orders.selectors import shops_of_seller
+from orders.selectors import shop_ids_of, shops_of_seller
 
 from .models import ItemAction, LedgerEntry, LedgerMovement, Obligation, Penalty, Sanction
 
@@ -98,7 +98,7 @@ def ledger_list_for(user) -> QuerySet[LedgerMovement]:
     if is_platform_staff(user):
         return qs
     accounts = [f"buyer:{user.pk}"]
-    for shop_id in shops_of_seller(user).values_list("id", flat=True).distinct():
+    for shop_id in shop_ids_of(user):
         accounts += [f"shop:{shop_id}", f"frozen:shop:{shop_id}"]
     return qs.filter(pk__in=LedgerEntry.objects.filter(account__in=accounts).values("movement_id"))
 
