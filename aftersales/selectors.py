@@ -40,11 +40,6 @@ def logistics_claim_list(*, user, **filters: Any) -> QuerySet[LogisticsClaim]:
     return qs.filter(**{k: v for k, v in filters.items() if v is not None})
 
 
-def staff_users() -> QuerySet:
-    """Agents, arbitrators and superusers: whose events count as the platform's answer."""
-    return platform_staff()
-
-
 # --- agent performance ------------------------------------------------------------------------------
 
 R_T12 = "R-T12"
@@ -160,7 +155,7 @@ def agent_performance(*, viewer, since: dt.datetime, until: dt.datetime, team: T
     """Per agent (and per team) over [since, until): cases handled, median first response, share closed
     inside the R-T12 SLA, overdue cases, rulings reversed on review. An agent sees only their own row;
     arbitrators see everyone and the teams."""
-    staff_qs = staff_users()
+    staff_qs = platform_staff()  # whose events count as the platform's answer
     staff = set(staff_qs.values_list("pk", flat=True))
     active_cases = (
         Event.objects.filter(subject_kind="case", at__gte=since, at__lt=until).values("subject_id").distinct()

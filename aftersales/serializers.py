@@ -13,12 +13,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import rulebook
-from core.roles import Role
+from core.roles import Role, platform_staff
 from disputes.models import Complaint, Refund
 from orders.models import Order
 
 from .models import LogisticsClaim, Registration, Team
-from .selectors import staff_users
 
 User = get_user_model()
 
@@ -31,7 +30,7 @@ class _StaffField(serializers.PrimaryKeyRelatedField):
     the serializer class is defined: core.roles.platform_staff reads the groups when called)."""
 
     def get_queryset(self):
-        return staff_users()
+        return platform_staff()
 
 
 def _staff_field(**kwargs) -> serializers.PrimaryKeyRelatedField:

@@ -6,7 +6,6 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from aftersales.models import LogisticsClaim, Registration
-from aftersales.selectors import staff_users
 from core import rulebook
 from core.roles import Role
 from disputes.models import Complaint, Refund
@@ -16,6 +15,7 @@ from evidence.models import Evidence
 from orders.models import Order
 
 from .models import CannedReply
+from .selectors import platform_people
 
 PARTY_CHOICES = [("buyer", _("买家")), ("seller", _("卖家"))]
 OUTCOME_CHOICES = [("buyer_wins", _("支持买家")), ("partial", _("部分支持买家")), ("seller_wins", _("支持卖家"))]
@@ -137,7 +137,7 @@ class _StaffChoiceField(forms.ModelChoiceField):
 
     def __deepcopy__(self, memo):  # every form gets a copy of its class's fields
         field = super().__deepcopy__(memo)
-        field.queryset = staff_users().order_by("username")
+        field.queryset = platform_people()
         return field
 
 
