@@ -75,7 +75,7 @@ class QuerysetRows:
 
 class QueuePagination(Pagination):
     """The pagination of the queues and of every list a peak day grows by millions of rows (orders,
-    refunds, complaints, penalties, the ledger): `count` is exact up to 10,000; past that
+    refunds, complaints, penalties, the ledger, evidence): `count` is exact up to 10,000; past that
     `count_capped` is true and `count` says 10,000."""
 
     django_paginator_class = CappedCountPaginator

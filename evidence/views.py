@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound, ParseError, PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
+from core.api import QueuePagination
 from core.idempotency import idempotent
 from core.roles import has_role
 
@@ -52,6 +53,7 @@ FILE_RENDERERS = [renderers.JSONRenderer, AnyMediaRenderer]
 )
 class EvidenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.EvidenceSerializer
+    pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every piece
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     lookup_value_regex = r"\d+"
 
