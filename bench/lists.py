@@ -1,13 +1,19 @@
-"""Every list endpoint's first page as a buyer, a seller and an agent, on the loaded bench database
-(a tool for the lists a peak day grows; docs/PERFORMANCE.md, "The other lists at size").
+"""Every list endpoint's first page, and every dashboard page, as a buyer, a seller and an agent, on the
+loaded bench database (a tool for the lists a peak day grows; docs/PERFORMANCE.md, "The other lists at
+size").
 
     .venv/bin/python -m bench.lists                     # all the lists, 5 requests each after a warm-up
     .venv/bin/python -m bench.lists orders/ refunds/ -n 10
+    .venv/bin/python -m bench.lists --pages             # the dashboard's pages instead
+    .venv/bin/python -m bench.lists /seller/ /shops/{shop}/record/
 
-The buyer and the seller are those of the newest order, the agent the first of the group. Requests go
-through DRF's test client, in process, each inside a transaction rolled back. A line per list and
-caller: the status, the whole request's time (fastest–slowest), its statements, and the tables of
-more than BIG rows that a statement's plan (`EXPLAIN`, not run) reads whole.
+A path without a leading slash is under /api/v1/; one with it is a dashboard page, `{shop}` and `{case}`
+standing for the seller's shop and the newest case. The buyer and the seller are those of the newest
+order, the agent the first of the group. Requests go through the test client, in process (the API
+authenticated as the caller, a page with the caller's session), each inside a transaction rolled back.
+A line per path and caller who may see it (a 403 or a redirect is skipped): the status, the whole
+request's time (fastest–slowest), its statements, and the tables of more than BIG rows that a
+statement's plan (`EXPLAIN`, not run) reads whole.
 """
 
 from __future__ import annotations
@@ -33,6 +39,20 @@ LISTS = (
     "agents/performance/",
     "notifications/",
 )
+PAGES = (
+    "/me/",
+    "/queue/",
+    "/cases/{case}/",
+    "/arbitration/",
+    "/seller/",
+    "/seller/record/",
+    "/shops/{shop}/record/",
+    "/overview/",
+    "/registrations/",
+    "/logistics-claims/",
+    "/performance/",
+    "/replies/",
+)
 BIG = 50_000  # rows (pg_class.reltuples): a table a peak day makes large
 _SEQ_SCAN = re.compile(r"Seq Scan on (\w+)")
 
@@ -48,17 +68,22 @@ def table_sizes(cursor, *, at_least: int = BIG) -> dict[str, float]:
 
 
 def measure(user, path: str, *, n: int, sizes: dict[str, float]) -> dict:
-    """`GET /api/v1/<path>` as `user`: once to warm up, then `n` times timed; the last request's
-    statements explained. Nothing it writes (a session, a throttle row) outlives it."""
+    """`GET /api/v1/<path>` (or the dashboard page `path`, with a leading slash) as `user`: once to
+    warm up, then `n` times timed; the last request's statements explained. Nothing it writes (a
+    session, a throttle row) outlives it."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_authenticate(user)
-    url = f"/api/v1/{path}"
+    page = path.startswith("/")
+    url = path if page else f"/api/v1/{path}"
     times = []
     with transaction.atomic():
+        if page:
+            client.force_login(user)
+        else:
+            client.force_authenticate(user)
         client.get(url)
         for _ in range(n):
             with CaptureQueriesContext(connection) as captured:
@@ -83,9 +108,11 @@ def measure(user, path: str, *, n: int, sizes: dict[str, float]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("lists", nargs="*", default=list(LISTS))
+    parser.add_argument("lists", nargs="*")
+    parser.add_argument("--pages", action="store_true", help="the dashboard's pages instead of the API's lists")
     parser.add_argument("-n", type=int, default=5)
     args = parser.parse_args()
+    paths = args.lists or list(PAGES if args.pages else LISTS)
 
     import logging
 
@@ -96,20 +123,23 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    from disputes.models import Case
     from orders.models import Order
 
     order = Order.objects.select_related("shop__owner", "buyer").order_by("-id").first()
     if order is None:
         raise SystemExit("no orders: load the bench database first (make bench)")
     agent = get_user_model().objects.filter(groups__name="agent").order_by("id").first()
+    case = Case.objects.order_by("-id").values_list("id", flat=True).first()
     with connection.cursor() as cursor:
         sizes = table_sizes(cursor)
     for role, user in (("buyer", order.buyer), ("seller", order.shop.owner), ("agent", agent)):
         if user is None:
             continue
-        for path in args.lists:
+        for path in paths:
+            path = path.format(shop=order.shop_id, case=case)
             got = measure(user, path, n=args.n, sizes=sizes)
-            if got["status"] == 403:
+            if got["status"] in (302, 403, 404):
                 continue
             scans = ", ".join(f"{t} ({sizes[t]:,.0f} rows)" for t in got["scans"]) or "-"
             low, high = got["ms"]

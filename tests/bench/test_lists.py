@@ -29,3 +29,13 @@ def test_a_list_is_measured_explained_and_nothing_it_wrote_stays(cast):
     low, high = got["ms"]
     assert 0 < low <= high
     assert got["scans"] == ["orders_order"]
+
+
+@pytest.mark.django_db
+def test_a_dashboard_page_is_measured_with_the_callers_session_and_the_session_does_not_stay(cast):
+    from django.contrib.sessions.models import Session
+
+    OrderFactory(shop=cast.shop, buyer=cast.buyer)
+    got = measure(cast.agent, "/queue/", n=1, sizes={"orders_order": 0.0})
+    assert got["status"] == 200 and got["statements"] >= 3  # a redirect to the login would be a 302
+    assert not Session.objects.exists()
