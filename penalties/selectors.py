@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import statistics
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
@@ -233,13 +236,9 @@ def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     days = int(rulebook.resolve(rulebook.METRICS_WINDOW_DAYS))
     since = now - dt.timedelta(days=days)
-    category_shops = Shop.objects.filter(category=shop.category)
     own = _metric_counts(Shop.objects.filter(pk=shop.pk), since, now)
-    peers = _metric_counts(category_shops, since, now)
-    shops_in_category = category_shops.count()
-
-    def median(values: list[float]) -> int | None:
-        return round(statistics.median(values)) if values else None
+    peers = _category_counts(shop.category, days=days, now=now)
+    shops_in_category = peers["shops"]
 
     return {
         "window_days": days,
@@ -247,6 +246,7 @@ def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
         "until": now,
         "category": shop.category,
         "category_shops": shops_in_category,
+        "category_as_of": peers["as_of"],
         "orders": own["orders"],
         "dispute_refund_rate": {
             "shop": _rate(own["disputed_refunds"], own["orders"]),
@@ -268,8 +268,41 @@ def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
             "category": _per_shop(peers["interventions"], shops_in_category),
         },
         "median_response_seconds": {
-            "shop": median(own["responses"]),
-            "category": median(peers["responses"]),
+            "shop": _median(own["responses"]),
+            "category": peers["median_response"],
             "count": len(own["responses"]),
         },
     }
+
+
+def _median(values: list[float]) -> int | None:
+    return round(statistics.median(values)) if values else None
+
+
+def metrics_category_cache_seconds() -> float:
+    """How long a category's §9 figures are kept (settings.METRICS_CATEGORY_CACHE_SECONDS; 0: never)."""
+    return float(getattr(settings, "METRICS_CATEGORY_CACHE_SECONDS", 600))
+
+
+def _category_counts(category: str, *, days: int, now: dt.datetime) -> dict:
+    """The §9 counts of every shop of `category` over the window before `now`, kept in the cache for
+    metrics_category_cache_seconds(): the same for every shop of the category, and at a peak's size
+    seconds to count (#9: 3.7-5.6 s a shop's record page on the bench database, every view). `as_of`
+    is the end of the window they were counted over; the shop's own figures are always counted fresh."""
+    seconds = metrics_category_cache_seconds()
+    key = f"metrics:category:v1:{days}:{hashlib.sha256(category.encode()).hexdigest()[:32]}"
+    cached = cache.get(key) if seconds > 0 else None
+    # Judged by `as_of`, not only by the store's expiry: the store's clock is not the caller's `now`.
+    if cached is not None and dt.timedelta(0) <= now - cached["as_of"] < dt.timedelta(seconds=seconds):
+        return cached
+    shops = Shop.objects.filter(category=category)
+    counts = _metric_counts(shops, now - dt.timedelta(days=days), now)
+    summary = {
+        **{name: value for name, value in counts.items() if name != "responses"},
+        "median_response": _median(counts["responses"]),
+        "shops": shops.count(),
+        "as_of": now,
+    }
+    if seconds > 0:
+        cache.set(key, summary, seconds)
+    return summary

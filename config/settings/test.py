@@ -30,3 +30,6 @@ THROTTLE_RATES = {"write": "100000/min", "auth": "100000/min"}
 # xdist workers and parallel runs share one Redis: a key prefix per process keeps counts apart.
 for _cache in CACHES.values():  # noqa: F405
     _cache["KEY_PREFIX"] = f"test-{os.getpid()}"
+# A category's §9 figures are kept 10 minutes (penalties.selectors._category_counts); tests count
+# them fresh, and tests/penalties/test_metrics_cache.py turns the cache on.
+METRICS_CATEGORY_CACHE_SECONDS = 0
