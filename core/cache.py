@@ -9,9 +9,11 @@ than the socket timeouts. Nothing the product needs to keep lives in the cache: 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -88,3 +90,19 @@ class FailOpenRedisCache(RedisCache):
 
     def clear(self):
         return self._call("clear")
+
+
+def kept_for(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[], dict]) -> dict:
+    """`compute()` with `as_of: now` added, kept in the cache under `key` for `seconds` (0: computed on
+    every call) for the figures that are the same for every viewer and costly at a peak's size (#9:
+    a category's §9 counts, the overview). A kept value is used only while `now − as_of` is within
+    the period: the store's own expiry runs on its clock, not on the caller's `now`."""
+    from django.core.cache import cache
+
+    cached = cache.get(key) if seconds > 0 else None
+    if cached is not None and dt.timedelta(0) <= now - cached["as_of"] < dt.timedelta(seconds=seconds):
+        return cached
+    value = {**compute(), "as_of": now}
+    if seconds > 0:
+        cache.set(key, value, seconds)
+    return value

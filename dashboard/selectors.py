@@ -8,6 +8,7 @@ import statistics
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page
 from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from aftersales.models import LogisticsClaim, Registration
 from aftersales.selectors import logistics_claim_list, registration_list
+from core.cache import kept_for
 from core.models import Event
 from core.paginators import CappedCountPaginator
 from core.roles import Role, platform_staff
@@ -268,10 +270,28 @@ def _per_day(qs: QuerySet, field: str, since: dt.datetime) -> dict[dt.date, int]
     return {r["day"]: r["n"] for r in rows}
 
 
+def overview_cache_seconds() -> float:
+    """How long the overview's numbers are kept (settings.DASHBOARD_OVERVIEW_CACHE_SECONDS; 0: never)."""
+    return float(getattr(settings, "DASHBOARD_OVERVIEW_CACHE_SECONDS", 60))
+
+
 def overview(*, days: int = 30, now: dt.datetime | None = None) -> dict:
+    """The overview page's numbers (overview_counts), the same for every agent, kept for
+    overview_cache_seconds() (core.cache.kept_for; `as_of` says when they were counted): counted at a
+    peak's size they read the whole month's cases and fired deadlines (#9: 1.5-1.8 s per view of the
+    bench database)."""
+    now = now or timezone.now()
+    return kept_for(
+        f"dashboard:overview:v1:{days}",
+        seconds=overview_cache_seconds(),
+        now=now,
+        compute=lambda: overview_counts(days=days, now=now),
+    )
+
+
+def overview_counts(*, days: int, now: dt.datetime) -> dict:
     """The numbers of the overview page: cases opened and closed per day, timeouts by rule, points by
     shop this natural year, and the median time from opening to ruling."""
-    now = now or timezone.now()
     today = timezone.localtime(now, CHINA).date()
     first = today - dt.timedelta(days=days - 1)
     since = dt.datetime.combine(first, dt.time(0), tzinfo=CHINA)

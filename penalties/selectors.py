@@ -7,11 +7,11 @@ import hashlib
 import statistics
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from core import rulebook
+from core.cache import kept_for
 from core.calendar import CHINA
 from core.models import Event
 from core.roles import is_platform_staff
@@ -285,24 +285,20 @@ def metrics_category_cache_seconds() -> float:
 
 
 def _category_counts(category: str, *, days: int, now: dt.datetime) -> dict:
-    """The §9 counts of every shop of `category` over the window before `now`, kept in the cache for
-    metrics_category_cache_seconds(): the same for every shop of the category, and at a peak's size
-    seconds to count (#9: 3.7-5.6 s a shop's record page on the bench database, every view). `as_of`
-    is the end of the window they were counted over; the shop's own figures are always counted fresh."""
-    seconds = metrics_category_cache_seconds()
+    """The §9 counts of every shop of `category` over the window before `now`, kept for
+    metrics_category_cache_seconds() (core.cache.kept_for): the same for every shop of the category,
+    and at a peak's size seconds to count (#9: 3.7-5.6 s a shop's record page on the bench database,
+    every view). `as_of` is the end of the window they were counted over; the shop's own figures are
+    always counted fresh."""
+
+    def count() -> dict:
+        shops = Shop.objects.filter(category=category)
+        counts = _metric_counts(shops, now - dt.timedelta(days=days), now)
+        return {
+            **{name: value for name, value in counts.items() if name != "responses"},
+            "median_response": _median(counts["responses"]),
+            "shops": shops.count(),
+        }
+
     key = f"metrics:category:v1:{days}:{hashlib.sha256(category.encode()).hexdigest()[:32]}"
-    cached = cache.get(key) if seconds > 0 else None
-    # Judged by `as_of`, not only by the store's expiry: the store's clock is not the caller's `now`.
-    if cached is not None and dt.timedelta(0) <= now - cached["as_of"] < dt.timedelta(seconds=seconds):
-        return cached
-    shops = Shop.objects.filter(category=category)
-    counts = _metric_counts(shops, now - dt.timedelta(days=days), now)
-    summary = {
-        **{name: value for name, value in counts.items() if name != "responses"},
-        "median_response": _median(counts["responses"]),
-        "shops": shops.count(),
-        "as_of": now,
-    }
-    if seconds > 0:
-        cache.set(key, summary, seconds)
-    return summary
+    return kept_for(key, seconds=metrics_category_cache_seconds(), now=now, compute=count)

@@ -33,3 +33,5 @@ for _cache in CACHES.values():  # noqa: F405
 # A category's §9 figures are kept 10 minutes (penalties.selectors._category_counts); tests count
 # them fresh, and tests/penalties/test_metrics_cache.py turns the cache on.
 METRICS_CATEGORY_CACHE_SECONDS = 0
+# The overview's numbers likewise (dashboard.selectors.overview; tests/dashboard/test_overview_cache.py).
+DASHBOARD_OVERVIEW_CACHE_SECONDS = 0
