@@ -1,6 +1,6 @@
-"""Every list endpoint's first page, and every dashboard page, as a buyer, a seller and an agent, on the
-loaded bench database (a tool for the lists a peak day grows; docs/PERFORMANCE.md, "The other lists at
-size").
+"""Every list endpoint's first page, and every dashboard page, as a buyer, a seller, an agent and an
+arbitrator, on the loaded bench database (a tool for the lists a peak day grows; docs/PERFORMANCE.md,
+"The other lists at size").
 
     .venv/bin/python -m bench.lists                     # all the lists, 5 requests each after a warm-up
     .venv/bin/python -m bench.lists orders/ refunds/ -n 10
@@ -9,11 +9,12 @@ size").
 
 A path without a leading slash is under /api/v1/; one with it is a dashboard page, `{shop}` and `{case}`
 standing for the seller's shop and the newest case. The buyer and the seller are those of the newest
-order, the agent the first of the group. Requests go through the test client, in process (the API
-authenticated as the caller, a page with the caller's session), each inside a transaction rolled back.
-A line per path and caller who may see it (a 403 or a redirect is skipped): the status, the whole
-request's time (fastest–slowest), its statements, and the tables of more than BIG rows that a
-statement's plan (`EXPLAIN`, not run) reads whole.
+order, the agent and the arbitrator the first of their groups (the generator makes no arbitrator:
+where there is none, that caller is left out). Requests go through the test client, in process (the
+API authenticated as the caller, a page with the caller's session), each inside a transaction rolled
+back. A line per path and caller who may see it (a 403, a 404 or a redirect is skipped): the status,
+the whole request's time (fastest–slowest), its statements, and the tables of more than BIG rows
+that a statement's plan (`EXPLAIN`, not run) reads whole.
 """
 
 from __future__ import annotations
@@ -130,10 +131,12 @@ def main() -> None:
     if order is None:
         raise SystemExit("no orders: load the bench database first (make bench)")
     agent = get_user_model().objects.filter(groups__name="agent").order_by("id").first()
+    arbitrator = get_user_model().objects.filter(groups__name="arbitrator").order_by("id").first()
     case = Case.objects.order_by("-id").values_list("id", flat=True).first()
     with connection.cursor() as cursor:
         sizes = table_sizes(cursor)
-    for role, user in (("buyer", order.buyer), ("seller", order.shop.owner), ("agent", agent)):
+    callers = (("buyer", order.buyer), ("seller", order.shop.owner), ("agent", agent), ("arbitrator", arbitrator))
+    for role, user in callers:
         if user is None:
             continue
         for path in paths:
@@ -144,7 +147,7 @@ def main() -> None:
             scans = ", ".join(f"{t} ({sizes[t]:,.0f} rows)" for t in got["scans"]) or "-"
             low, high = got["ms"]
             print(
-                f"{role:6} {path:22} {got['status']} {low:7.1f}-{high:.1f} ms {got['statements']} statements;"
+                f"{role:10} {path:22} {got['status']} {low:7.1f}-{high:.1f} ms {got['statements']} statements;"
                 f" read whole: {scans}"
             )
 
