@@ -58,8 +58,7 @@ def test_each_list_pages_on_its_own_and_says_when_it_stopped_counting(cast, brow
     assert "(≥ 2)" in client.get("/seller/").content.decode()
 
 
-def test_the_inbox_costs_the_same_statements_for_three_refunds_or_nine(cast, browser_client, monkeypatch):
-    monkeypatch.setattr(views, "INBOX_PAGE_SIZE", 50)
+def test_the_inbox_costs_the_same_statements_for_three_refunds_or_nine(cast, browser_client):
     client = browser_client(cast.seller)
     counts = []
     for n in (3, 6):
