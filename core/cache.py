@@ -95,14 +95,24 @@ class FailOpenRedisCache(RedisCache):
 def kept_for(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[], dict]) -> dict:
     """`compute()` with `as_of: now` added, kept in the cache under `key` for `seconds` (0: computed on
     every call) for the figures that are the same for every viewer and costly at a peak's size (#9:
-    a category's §9 counts, the overview). A kept value is used only while `now − as_of` is within
-    the period: the store's own expiry runs on its clock, not on the caller's `now`."""
+    a category's §9 counts, the overview). A kept value is fresh while `now − as_of` is within the
+    period (the store's own expiry runs on its clock, not on the caller's `now`). Once it is older, one
+    caller counts again (a lock taken with `add`) while the others are answered with the older value,
+    kept for a second period for that: a peak's viewers never all count the same figures at once."""
     from django.core.cache import cache
 
-    cached = cache.get(key) if seconds > 0 else None
-    if cached is not None and dt.timedelta(0) <= now - cached["as_of"] < dt.timedelta(seconds=seconds):
+    if seconds <= 0:
+        return {**compute(), "as_of": now}
+    cached = cache.get(key)
+    age = now - cached["as_of"] if cached is not None else None
+    if age is not None and dt.timedelta(0) <= age < dt.timedelta(seconds=seconds):
         return cached
-    value = {**compute(), "as_of": now}
-    if seconds > 0:
-        cache.set(key, value, seconds)
+    counting = f"{key}:counting"
+    if age is not None and age >= dt.timedelta(0) and not cache.add(counting, 1, timeout=seconds):
+        return cached  # another caller is counting them again
+    try:
+        value = {**compute(), "as_of": now}
+        cache.set(key, value, 2 * seconds)
+    finally:
+        cache.delete(counting)
     return value

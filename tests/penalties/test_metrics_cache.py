@@ -3,10 +3,12 @@ the category (#9: counting them took seconds per view of a shop's record at a pe
 own figures are counted on every view."""
 
 import datetime as dt
+import hashlib
 import uuid
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -61,3 +63,27 @@ def test_with_the_cache_off_the_category_is_counted_on_every_view(settings):
     with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False):
         again = shop_metrics(shop=shop)
     assert (again["category_shops"], again["category_as_of"]) == (2, T0 + dt.timedelta(seconds=1))
+
+
+def test_past_the_period_one_viewer_counts_again_and_the_others_get_the_older_figures(settings):
+    """At a peak, every viewer of a category's shops would count the same figures at once the moment
+    they grow old; one does (the lock), the others are answered with the older ones meanwhile."""
+    settings.METRICS_CATEGORY_CACHE_SECONDS = 600
+    category = f"cat-{uuid.uuid4().hex}"
+    shop = ShopFactory(category=category)
+    with time_machine.travel(T0, tick=False):
+        assert shop_metrics(shop=shop)["category_as_of"] == T0
+    ShopFactory(category=category)
+    key = f"metrics:category:v1:30:{hashlib.sha256(category.encode()).hexdigest()[:32]}"
+    assert cache.add(f"{key}:counting", 1, timeout=60), "no one is counting yet"
+    later = T0 + dt.timedelta(minutes=11)
+    with time_machine.travel(later, tick=False), CaptureQueriesContext(connection) as meanwhile:
+        older = shop_metrics(shop=shop)
+    assert (older["category_shops"], older["category_as_of"]) == (1, T0), "the older figures, while another counts"
+    assert len(meanwhile.captured_queries) == 6, "only the shop's own figures were counted"
+    cache.delete(f"{key}:counting")
+    with time_machine.travel(later, tick=False):
+        renewed = shop_metrics(shop=shop)
+    assert (renewed["category_shops"], renewed["category_as_of"]) == (2, later)
+    assert cache.add(f"{key}:counting", 1, timeout=60), "the counting caller let the lock go"
+    cache.delete(f"{key}:counting")
