@@ -108,11 +108,13 @@ def kept_for(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[]
     if age is not None and dt.timedelta(0) <= age < dt.timedelta(seconds=seconds):
         return cached
     counting = f"{key}:counting"
-    if age is not None and age >= dt.timedelta(0) and not cache.add(counting, 1, timeout=seconds):
+    locked = age is not None and age >= dt.timedelta(0)  # grown old: count under the lock
+    if locked and not cache.add(counting, 1, timeout=seconds):
         return cached  # another caller is counting them again
     try:
         value = {**compute(), "as_of": now}
         cache.set(key, value, 2 * seconds)
     finally:
-        cache.delete(counting)
+        if locked:  # only the lock this call took: never one another caller holds
+            cache.delete(counting)
     return value
