@@ -7,8 +7,10 @@ import hashlib
 import statistics
 
 from django.conf import settings
-from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core import rulebook
 from core.cache import kept_for
@@ -179,7 +181,8 @@ def _per_shop(total: int, shops: int) -> float | None:
 
 
 def _metric_counts(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime) -> dict:
-    """The raw counts behind the §9 metrics for a set of shops over [since, until)."""
+    """The raw counts behind the §9 metrics for a set of shops over [since, until) (the response
+    times: _response_seconds, _median_response)."""
     shop_ids = shops.values("id")
     orders = Order.objects.filter(shop__in=shop_ids, paid_at__gte=since, paid_at__lt=until).count()
     # 纠纷退款: refunds the platform ruled with the seller responsible.
@@ -204,21 +207,6 @@ def _metric_counts(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime
         fired_at__lt=until,
     ).count()
     interventions = Case.objects.filter(shop__in=shop_ids, opened_at__gte=since, opened_at__lt=until).count()
-    # Response time: from a refund's filing to the first event on it by one of its shop's sellers.
-    first_answer = (
-        Event.objects.filter(subject_kind="refund", subject_id=OuterRef("pk"))
-        .filter(Q(actor_id=OuterRef("shop__owner_id")) | Q(actor__staffed_shops=OuterRef("shop_id")))
-        .values("subject_id")
-        .annotate(first=Min("at"))
-        .values("first")[:1]
-    )
-    answered = (
-        Refund.objects.filter(shop__in=shop_ids, created_at__gte=since, created_at__lt=until)
-        .annotate(answered_at=Subquery(first_answer))
-        .filter(answered_at__isnull=False)
-        .values_list("created_at", "answered_at")
-    )
-    responses = [(answered_at - created).total_seconds() for created, answered_at in answered]
     return {
         "orders": orders,
         "disputed_refunds": disputed,
@@ -226,8 +214,70 @@ def _metric_counts(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime
         "complaints_upheld": complaints["upheld"],
         "refund_timeouts": timeouts,
         "interventions": interventions,
-        "responses": responses,
     }
+
+
+def _first_answers_sql(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime) -> tuple[str, list]:
+    """SQL whose rows are (filed, first answered) for each refund of `shops` filed in [since, until)
+    that one of its shop's sellers (the owner or a staff member) has acted on: the first event by one
+    of them on it, its response time (RULEBOOK §9).
+
+    Read from the sellers' side (#9): their events since `since`, through the events' (actor, at)
+    index, joined to the refunds they answered. Asked per refund instead (a subquery on each refund's
+    events), a shop with 16,000 refunds in the window took 0.7 s and its category of 800,000 took 10 s
+    on the bench database. No refund has an event before its filing, so `at >= since` misses none."""
+    shop_sql, shop_params = shops.values("id").query.sql_with_params()
+    sql = f"""
+        WITH scope AS ({shop_sql}),
+        sellers AS (
+            SELECT id AS shop_id, owner_id AS user_id FROM {Shop._meta.db_table} WHERE id IN (SELECT id FROM scope)
+            UNION
+            SELECT shop_id, user_id FROM {Shop.staff.through._meta.db_table} WHERE shop_id IN (SELECT id FROM scope)
+        )
+        SELECT r.created_at AS filed, MIN(e.at) AS answered
+        FROM {Event._meta.db_table} e
+        JOIN sellers s ON s.user_id = e.actor_id
+        JOIN {Refund._meta.db_table} r ON r.id = e.subject_id AND r.shop_id = s.shop_id
+        WHERE e.subject_kind = 'refund' AND e.actor_id IS NOT NULL AND e.at >= %s
+          AND r.created_at >= %s AND r.created_at < %s
+        GROUP BY r.id, r.created_at"""  # noqa: S608 (tables from the models' metadata; values travel as parameters)
+    moment = connection.ops.adapt_datetimefield_value
+    return sql, [*shop_params, moment(since), moment(since), moment(until)]
+
+
+def _response_seconds(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime) -> list[float]:
+    """Each answered refund's response time in seconds (_first_answers_sql)."""
+    sql, params = _first_answers_sql(shops, since, until)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [(_moment(answered) - _moment(filed)).total_seconds() for filed, answered in rows]
+
+
+def _moment(value: dt.datetime | str) -> dt.datetime:
+    """A timestamp as a cursor returns it: PostgreSQL's datetime, or SQLite's text for an aggregate (the
+    quick-start's database), both UTC."""
+    if isinstance(value, dt.datetime):
+        return value
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed
+
+
+def _median_response(shops: QuerySet[Shop], since: dt.datetime, until: dt.datetime) -> int | None:
+    """The median response time of `shops` in whole seconds, as _median of _response_seconds. On
+    PostgreSQL it is taken there (`percentile_cont(0.5)`, the mean of the middle two for an even count,
+    as `statistics.median`): a category's 700,000 answers are not carried to Python to be sorted."""
+    if connection.vendor != "postgresql":
+        return _median(_response_seconds(shops, since, until))
+    sql, params = _first_answers_sql(shops, since, until)
+    with connection.cursor() as cursor:
+        median_sql = f"""SELECT percentile_cont(0.5) WITHIN GROUP
+            (ORDER BY EXTRACT(EPOCH FROM answers.answered - answers.filed)::float8) FROM ({sql}) answers"""  # noqa: S608
+        cursor.execute(median_sql, params)
+        (median,) = cursor.fetchone()
+    return None if median is None else round(median)
 
 
 def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
@@ -236,7 +286,9 @@ def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
     now = now or timezone.now()
     days = int(rulebook.resolve(rulebook.METRICS_WINDOW_DAYS))
     since = now - dt.timedelta(days=days)
-    own = _metric_counts(Shop.objects.filter(pk=shop.pk), since, now)
+    own_shop = Shop.objects.filter(pk=shop.pk)
+    own = _metric_counts(own_shop, since, now)
+    responses = _response_seconds(own_shop, since, now)
     peers = _category_counts(shop.category, days=days, now=now)
     shops_in_category = peers["shops"]
 
@@ -268,9 +320,9 @@ def shop_metrics(*, shop: Shop, now: dt.datetime | None = None) -> dict:
             "category": _per_shop(peers["interventions"], shops_in_category),
         },
         "median_response_seconds": {
-            "shop": _median(own["responses"]),
+            "shop": _median(responses),
             "category": peers["median_response"],
-            "count": len(own["responses"]),
+            "count": len(responses),
         },
     }
 
@@ -293,10 +345,10 @@ def _category_counts(category: str, *, days: int, now: dt.datetime) -> dict:
 
     def count() -> dict:
         shops = Shop.objects.filter(category=category)
-        counts = _metric_counts(shops, now - dt.timedelta(days=days), now)
+        since = now - dt.timedelta(days=days)
         return {
-            **{name: value for name, value in counts.items() if name != "responses"},
-            "median_response": _median(counts["responses"]),
+            **_metric_counts(shops, since, now),
+            "median_response": _median_response(shops, since, now),
             "shops": shops.count(),
         }
 
