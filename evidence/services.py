@@ -41,6 +41,8 @@ def _side_of(user, subject: models.Model) -> str:
 def _link(evidence: Evidence, subject: models.Model) -> None:
     field = {Refund: "refund", Complaint: "complaint", Case: "case"}[type(subject)]
     setattr(evidence, field, subject)
+    # Its parties, as the subject names them (a dispute's shop and buyer never change): the lists read them.
+    evidence.shop_id, evidence.buyer_id = subject.shop_id, subject.buyer_id  # type: ignore[attr-defined]
 
 
 def _event_data(evidence: Evidence) -> dict:
@@ -154,7 +156,7 @@ def evidence_attach(*, evidence: Evidence, subject: models.Model, actor) -> Evid
             raise Forbidden("its submitter is not a party to this dispute", code="forbidden")
         _link(evidence, subject)
         evidence.side = _side_of(evidence.submitted_by, subject)
-        evidence.save(update_fields=["refund", "complaint", "case", "side"])
+        evidence.save(update_fields=["refund", "complaint", "case", "shop", "buyer", "side"])
         event_record(subject=subject, action="evidence.attached", actor=actor, data=_event_data(evidence))
         evidence_status_refresh(subject=subject)
     return evidence
