@@ -7,7 +7,6 @@ Read from the sellers' events (#9): asked per refund, a shop with 16,000 refunds
 import datetime as dt
 import json
 import uuid
-from decimal import Decimal
 
 import pytest
 import time_machine
@@ -18,7 +17,8 @@ from core.models import Event
 from disputes.models import Refund
 from penalties.selectors import shop_metrics
 from tests.disputes.helpers import T0
-from tests.factories import OrderFactory, ShopFactory, UserFactory
+from tests.evidence.factories import make_refund
+from tests.factories import ShopFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,19 +26,7 @@ HOUR = dt.timedelta(hours=1)
 
 
 def _refund(shop, *, filed):
-    order = OrderFactory(shop=shop, status="paid", paid_at=filed - HOUR, created_at=filed - HOUR)
-    return Refund.objects.create(
-        order=order,
-        shop=shop,
-        buyer=order.buyer,
-        created_by=order.buyer,
-        kind="refund_only",
-        reason="quality_issue",
-        stage="received",
-        amount=Decimal("10.00"),
-        status="requested",
-        created_at=filed,
-    )
+    return make_refund(buyer=UserFactory(), shop=shop, created_at=filed)
 
 
 def _acts(refund, actor, *, after):
