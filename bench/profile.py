@@ -146,6 +146,7 @@ def main() -> None:
             kind=KINDS[args.rule],
             orders=span,
             workers=args.workers,
+            batch=args.batch,
             clean=args.clean,
             window=window,
             recording=recording,
