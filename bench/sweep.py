@@ -216,7 +216,13 @@ def sweep(
     n = make_due(rule=rule, kind=kind, order_ids=orders)
     vacuum() if clean else analyze()  # outside the measured window
     seconds, samples = run_workers(
-        workers, rule_mode=rule_mode, batch=batch, sample_rss=sample_rss, window=window, recording=recording, waits=waits
+        workers,
+        rule_mode=rule_mode,
+        batch=batch,
+        sample_rss=sample_rss,
+        window=window,
+        recording=recording,
+        waits=waits,
     )
     fired = fired_count(rule, first)
     left = pending_due_count(rule)

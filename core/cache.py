@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -92,13 +93,26 @@ class FailOpenRedisCache(RedisCache):
         return self._call("clear")
 
 
-def kept_for(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[], dict]) -> dict:
+def kept_for(
+    key: str,
+    *,
+    seconds: float,
+    now: dt.datetime,
+    compute: Callable[[], dict],
+    later: Callable[[str], object] | None = None,
+) -> dict:
     """`compute()` with `as_of: now` added, kept in the cache under `key` for `seconds` (0: computed on
     every call) for the figures that are the same for every viewer and costly at a peak's size (#9:
     a category's §9 counts, the overview). A kept value is fresh while `now − as_of` is within the
     period (the store's own expiry runs on its clock, not on the caller's `now`). Once it is older, one
-    caller counts again (a lock taken with `add`) while the others are answered with the older value,
-    kept for a second period for that: a peak's viewers never all count the same figures at once."""
+    caller takes a lock (`add`) and the figures are counted again while everyone else is answered with
+    the older value, kept for a second period for that: a peak's viewers never all count at once.
+
+    `later(token)` hands that count to a Celery worker (a task that ends in `keep_counted` with the
+    lock's `token`): then no viewer waits for it, the one who took the lock included, who is answered
+    with the older value too (or with the new one, where the task ran in the caller: the quick start's
+    eager Celery). Where the broker does not take the task, that caller counts, as without `later`.
+    Only a key with nothing kept (the first view, or none for two periods) is counted by its viewer."""
     from django.core.cache import cache
 
     if seconds <= 0:
@@ -107,14 +121,50 @@ def kept_for(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[]
     age = now - cached["as_of"] if cached is not None else None
     if age is not None and dt.timedelta(0) <= age < dt.timedelta(seconds=seconds):
         return cached
-    counting = f"{key}:counting"
+    counting = _counting(key)
     locked = age is not None and age >= dt.timedelta(0)  # grown old: count under the lock
-    if locked and not cache.add(counting, 1, timeout=seconds):
+    token = uuid.uuid4().hex
+    if locked and not cache.add(counting, token, timeout=seconds):
         return cached  # another caller is counting them again
+    if locked and later is not None:
+        try:
+            later(token)
+        except Exception:  # the broker unreachable, whatever its error: this caller counts
+            logger.warning("could not hand the count of %s to a worker; counting it here", key, exc_info=True)
+        else:
+            return cache.get(key) or cached
     try:
         value = {**compute(), "as_of": now}
         cache.set(key, value, 2 * seconds)
     finally:
         if locked:  # only the lock this call took: never one another caller holds
-            cache.delete(counting)
+            _release(counting, token)
     return value
+
+
+def keep_counted(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[], dict], token: str) -> dict:
+    """The worker's half of kept_for's `later`: the figures counted as of `now` (the moment the viewer
+    asked, so never later than any viewer's clock), kept under `key`, and the viewer's lock (`token`)
+    let go, unless it ran out meanwhile and another caller holds it now."""
+    from django.core.cache import cache
+
+    try:
+        value = {**compute(), "as_of": now}
+        if seconds > 0:
+            cache.set(key, value, 2 * seconds)
+    finally:
+        _release(_counting(key), token)
+    return value
+
+
+def _counting(key: str) -> str:
+    """The lock of the one caller counting `key` again (kept_for)."""
+    return f"{key}:counting"
+
+
+def _release(counting: str, token: str) -> None:
+    """Let go of the lock `counting` if `token` holds it (a lock that ran out may be another's now)."""
+    from django.core.cache import cache
+
+    if cache.get(counting) == token:
+        cache.delete(counting)

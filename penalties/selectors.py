@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core import rulebook
-from core.cache import kept_for
+from core.cache import keep_counted, kept_for
 from core.calendar import CHINA
 from core.models import Event
 from core.roles import is_platform_staff
@@ -337,21 +337,50 @@ def metrics_category_cache_seconds() -> float:
     return float(getattr(settings, "METRICS_CATEGORY_CACHE_SECONDS", 600))
 
 
+def _category_key(category: str, days: int) -> str:
+    return f"metrics:category:v1:{days}:{hashlib.sha256(category.encode()).hexdigest()[:32]}"
+
+
+def _category_figures(category: str, *, days: int, now: dt.datetime) -> dict:
+    """The §9 counts of every shop of `category` over the `days` before `now` (without `as_of`)."""
+    shops = Shop.objects.filter(category=category)
+    since = now - dt.timedelta(days=days)
+    return {
+        **_metric_counts(shops, since, now),
+        "median_response": _median_response(shops, since, now),
+        "shops": shops.count(),
+    }
+
+
 def _category_counts(category: str, *, days: int, now: dt.datetime) -> dict:
     """The §9 counts of every shop of `category` over the window before `now`, kept for
     metrics_category_cache_seconds() (core.cache.kept_for): the same for every shop of the category,
     and at a peak's size seconds to count (#9: 3.7-5.6 s a shop's record page on the bench database,
-    every view). `as_of` is the end of the window they were counted over; the shop's own figures are
-    always counted fresh."""
+    every view; 2.3-2.6 s since the response times are read from the sellers' events). Once they are
+    older, a worker counts them again (penalties.tasks.count_category) while every viewer is answered
+    with the older ones. `as_of` is the end of the window they were counted over; the shop's own
+    figures are always counted fresh."""
 
-    def count() -> dict:
-        shops = Shop.objects.filter(category=category)
-        since = now - dt.timedelta(days=days)
-        return {
-            **_metric_counts(shops, since, now),
-            "median_response": _median_response(shops, since, now),
-            "shops": shops.count(),
-        }
+    def later(token: str) -> None:
+        from .tasks import count_category
 
-    key = f"metrics:category:v1:{days}:{hashlib.sha256(category.encode()).hexdigest()[:32]}"
-    return kept_for(key, seconds=metrics_category_cache_seconds(), now=now, compute=count)
+        count_category.apply_async((category, days, now.isoformat(), token), retry=False)
+
+    return kept_for(
+        _category_key(category, days),
+        seconds=metrics_category_cache_seconds(),
+        now=now,
+        compute=lambda: _category_figures(category, days=days, now=now),
+        later=later,
+    )
+
+
+def category_counts_keep(*, category: str, days: int, now: dt.datetime, token: str) -> dict:
+    """A worker's count of a category's §9 figures as of `now`, handed over by _category_counts."""
+    return keep_counted(
+        _category_key(category, days),
+        seconds=metrics_category_cache_seconds(),
+        now=now,
+        compute=lambda: _category_figures(category, days=days, now=now),
+        token=token,
+    )
