@@ -233,9 +233,12 @@ BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 
 def celery_app():
+    """The bench's own Celery app (its broker, its queue). Not made the process's current app: the
+    product's tasks (`shared_task`) are sent through the current app, and a process that imports this
+    module (the test suite does) would otherwise send them to the bench's broker."""
     from celery import Celery
 
-    app = Celery("bench_ref", broker=BROKER)
+    app = Celery("bench_ref", broker=BROKER, set_as_current=False)
     app.conf.update(
         task_ignore_result=True,
         worker_prefetch_multiplier=4,

@@ -288,28 +288,22 @@ def overview(*, days: int = 30, now: dt.datetime | None = None) -> dict:
 
         count_overview.apply_async((days, now.isoformat(), token), retry=False)
 
-    return kept_for(
-        _overview_key(days),
-        seconds=overview_cache_seconds(),
-        now=now,
-        compute=lambda: overview_counts(days=days, now=now),
-        later=later,
-    )
+    return kept_for(**_overview_kept(days=days, now=now), later=later)
 
 
 def overview_keep(*, days: int, now: dt.datetime, token: str) -> dict:
     """A worker's count of the overview's numbers as of `now`, handed over by overview()."""
-    return keep_counted(
-        _overview_key(days),
-        seconds=overview_cache_seconds(),
-        now=now,
-        compute=lambda: overview_counts(days=days, now=now),
-        token=token,
-    )
+    return keep_counted(**_overview_kept(days=days, now=now), token=token)
 
 
-def _overview_key(days: int) -> str:
-    return f"dashboard:overview:v1:{days}"
+def _overview_kept(*, days: int, now: dt.datetime) -> dict:
+    """What core.cache keeps the overview's numbers by: their key, their period, the count as of `now`."""
+    return {
+        "key": f"dashboard:overview:v1:{days}",
+        "seconds": overview_cache_seconds(),
+        "now": now,
+        "compute": lambda: overview_counts(days=days, now=now),
+    }
 
 
 def overview_counts(*, days: int, now: dt.datetime) -> dict:

@@ -366,21 +366,19 @@ def _category_counts(category: str, *, days: int, now: dt.datetime) -> dict:
 
         count_category.apply_async((category, days, now.isoformat(), token), retry=False)
 
-    return kept_for(
-        _category_key(category, days),
-        seconds=metrics_category_cache_seconds(),
-        now=now,
-        compute=lambda: _category_figures(category, days=days, now=now),
-        later=later,
-    )
+    return kept_for(**_category_kept(category, days=days, now=now), later=later)
 
 
 def category_counts_keep(*, category: str, days: int, now: dt.datetime, token: str) -> dict:
     """A worker's count of a category's §9 figures as of `now`, handed over by _category_counts."""
-    return keep_counted(
-        _category_key(category, days),
-        seconds=metrics_category_cache_seconds(),
-        now=now,
-        compute=lambda: _category_figures(category, days=days, now=now),
-        token=token,
-    )
+    return keep_counted(**_category_kept(category, days=days, now=now), token=token)
+
+
+def _category_kept(category: str, *, days: int, now: dt.datetime) -> dict:
+    """What core.cache keeps a category's figures by: its key, its period, the count as of `now`."""
+    return {
+        "key": _category_key(category, days),
+        "seconds": metrics_category_cache_seconds(),
+        "now": now,
+        "compute": lambda: _category_figures(category, days=days, now=now),
+    }
