@@ -337,10 +337,6 @@ def metrics_category_cache_seconds() -> float:
     return float(getattr(settings, "METRICS_CATEGORY_CACHE_SECONDS", 600))
 
 
-def _category_key(category: str, days: int) -> str:
-    return f"metrics:category:v1:{days}:{hashlib.sha256(category.encode()).hexdigest()[:32]}"
-
-
 def _category_figures(category: str, *, days: int, now: dt.datetime) -> dict:
     """The §9 counts of every shop of `category` over the `days` before `now` (without `as_of`)."""
     shops = Shop.objects.filter(category=category)
@@ -377,7 +373,7 @@ def category_counts_keep(*, category: str, days: int, now: dt.datetime, token: s
 def _category_kept(category: str, *, days: int, now: dt.datetime) -> dict:
     """What core.cache keeps a category's figures by: its key, its period, the count as of `now`."""
     return {
-        "key": _category_key(category, days),
+        "key": f"metrics:category:v1:{days}:{hashlib.sha256(category.encode()).hexdigest()[:32]}",
         "seconds": metrics_category_cache_seconds(),
         "now": now,
         "compute": lambda: _category_figures(category, days=days, now=now),
