@@ -111,8 +111,9 @@ def kept_for(
     `later(token)` hands that count to a Celery worker (a task that ends in `keep_counted` with the
     lock's `token`): then no viewer waits for it, the one who took the lock included, who is answered
     with the older value too (or with the new one, where the task ran in the caller: the quick start's
-    eager Celery). Where the broker does not take the task, that caller counts, as without `later`.
-    Only a key with nothing kept (the first view, or none for two periods) is counted by its viewer."""
+    eager Celery). Where the broker does not take the task at once (queue_at_once), that caller counts,
+    as without `later`. Only a key with nothing kept (the first view, or none for two periods) is
+    counted by its viewer."""
     from django.core.cache import cache
 
     if seconds <= 0:
@@ -140,6 +141,16 @@ def kept_for(
         if locked:  # only the lock this call took: never one another caller holds
             _release(counting, token)
     return value
+
+
+def queue_at_once(task: Any, args: tuple) -> None:
+    """Queue `task` with `args` on the broker or raise at once: one attempt at the connection, none at
+    the publishing. For a hand-over a viewer waits on (kept_for's `later`): left to kombu, a publisher
+    that finds the broker down retries the connection past broker_connection_timeout (6 s measured),
+    and for ever under a clock that stands still (DECISIONS.md)."""
+    with task.app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=0)
+        task.apply_async(args, producer=producer, retry=False)
 
 
 def keep_counted(key: str, *, seconds: float, now: dt.datetime, compute: Callable[[], dict], token: str) -> dict:

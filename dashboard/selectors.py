@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from aftersales.models import LogisticsClaim, Registration
 from aftersales.selectors import logistics_claim_list, registration_list
-from core.cache import keep_counted, kept_for
+from core.cache import keep_counted, kept_for, queue_at_once
 from core.models import Event
 from core.paginators import CappedCountPaginator
 from core.roles import Role, platform_staff
@@ -286,7 +286,7 @@ def overview(*, days: int = 30, now: dt.datetime | None = None) -> dict:
     def later(token: str) -> None:
         from .tasks import count_overview
 
-        count_overview.apply_async((days, now.isoformat(), token), retry=False)
+        queue_at_once(count_overview, (days, now.isoformat(), token))
 
     return kept_for(**_overview_kept(days=days, now=now), later=later)
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from core import rulebook
-from core.cache import keep_counted, kept_for
+from core.cache import keep_counted, kept_for, queue_at_once
 from core.calendar import CHINA
 from core.models import Event
 from core.roles import is_platform_staff
@@ -360,7 +360,7 @@ def _category_counts(category: str, *, days: int, now: dt.datetime) -> dict:
     def later(token: str) -> None:
         from .tasks import count_category
 
-        count_category.apply_async((category, days, now.isoformat(), token), retry=False)
+        queue_at_once(count_category, (category, days, now.isoformat(), token))
 
     return kept_for(**_category_kept(category, days=days, now=now), later=later)
 

@@ -4,7 +4,8 @@ them: tests see what was queued, not a stand-in for the queue."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from queue import Empty
 
 from config.celery import app
@@ -38,3 +39,16 @@ def run_queued(task_name: str, where: Callable[[list], bool], *, wait: float = 5
             for message in others:
                 message.requeue()
             queue.close()
+
+
+@contextmanager
+def broker_down() -> Iterator[None]:
+    """The broker unreachable, as when Redis is down: for the block, the app connects to a port nothing
+    listens on (a real refused connection, not a stand-in for the broker). Its pools for the real broker
+    are set aside, not closed (kombu keeps them for the process), and given back after."""
+    saved = app.conf.broker_url, app._pool, app.amqp._producer_pool
+    app.conf.broker_url, app._pool, app.amqp._producer_pool = "redis://127.0.0.1:1/0", None, None
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app._pool, app.amqp._producer_pool = saved

@@ -5,6 +5,7 @@ answered with the older ones. The shop's own figures are counted on every view."
 
 import datetime as dt
 import hashlib
+import time
 import uuid
 
 import pytest
@@ -15,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from orders.models import Order
 from penalties.selectors import category_counts_keep, shop_metrics
-from tests.broker import run_queued
+from tests.broker import broker_down, run_queued
 from tests.disputes.helpers import T0
 from tests.factories import OrderFactory, ShopFactory
 
@@ -131,3 +132,27 @@ def test_a_worker_lets_go_only_of_the_lock_it_was_handed(settings):
     assert cache.get(key)["as_of"] == T0
     assert cache.get(f"{key}:counting") == "another viewer's token"
     cache.delete(f"{key}:counting")
+
+
+def test_with_the_broker_down_the_viewer_who_took_the_lock_counts_them_at_once(settings, caplog):
+    """Where the broker does not take the count (Redis down), the viewer who found the figures old
+    counts them, as before the hand-over existed, without first waiting on the broker (left to kombu,
+    4 s of connection retries), says so in the log and lets its lock go."""
+    settings.METRICS_CATEGORY_CACHE_SECONDS = 600
+    category = f"cat-{uuid.uuid4().hex}"
+    shop = ShopFactory(category=category)
+    with time_machine.travel(T0, tick=False):
+        assert shop_metrics(shop=shop)["category_shops"] == 1
+    ShopFactory(category=category)
+    later = T0 + dt.timedelta(minutes=11)
+    with broker_down(), time_machine.travel(later), CaptureQueriesContext(connection) as counting:
+        started = time.perf_counter()
+        renewed = shop_metrics(shop=shop)
+        took = time.perf_counter() - started
+    assert renewed["category_shops"] == 2 and renewed["category_as_of"] >= later, "counted by the viewer"
+    assert len(counting.captured_queries) > 6, "the category's figures besides the shop's own"
+    assert took < 1.5, f"the viewer waited {took:.1f} s on the broker"
+    assert "could not hand the count" in caplog.text
+    assert cache.add(f"{_key(category)}:counting", 1, timeout=60), "the viewer let its lock go"
+    cache.delete(f"{_key(category)}:counting")
+    assert run_queued("penalties.tasks.count_category", lambda args: args[0] == category, wait=0.5) == 0
