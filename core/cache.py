@@ -19,10 +19,28 @@ from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
+
+
+class _KeptClientRedisCacheClient(RedisCacheClient):
+    """Django's client builds a new `redis.Redis` on every call (copying its ~170 response callbacks into
+    a case-insensitive dictionary: 70 µs, and a command through a new client costs 100 µs more than
+    through a kept one, #9). A `redis.Redis` is only a view on its connection pool and safe to share, so
+    one is kept per pool, for the process (a fork starts a new pool: redis-py checks the pid)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+        return client
 
 
 class FailOpenRedisCache(RedisCache):
@@ -36,6 +54,7 @@ class FailOpenRedisCache(RedisCache):
         options.setdefault("socket_timeout", 0.5)
         params["OPTIONS"] = options
         super().__init__(server, params)
+        self._class = _KeptClientRedisCacheClient
         self._fallback = LocMemCache(f"fail-open-{id(self)}", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._down_until = 0.0
         self.failures = 0  # how many calls Redis failed (for health checks and tests)
