@@ -137,7 +137,7 @@ def test_a_worker_lets_go_only_of_the_lock_it_was_handed(settings):
 def test_with_the_broker_down_the_viewer_who_took_the_lock_counts_them_at_once(settings, caplog):
     """Where the broker does not take the count (Redis down), the viewer who found the figures old
     counts them, as before the hand-over existed, without first waiting on the broker (left to kombu,
-    4 s of connection retries), says so in the log and lets its lock go."""
+    6 s of connection retries), says so in the log and lets its lock go."""
     settings.METRICS_CATEGORY_CACHE_SECONDS = 600
     category = f"cat-{uuid.uuid4().hex}"
     shop = ShopFactory(category=category)
