@@ -39,6 +39,19 @@ def _counted_by_a_worker(category: str) -> int:
     return run_queued("penalties.tasks.count_category", lambda args: args[0] == category and args[-1] == token)
 
 
+def _counted_at_t0_then_a_shop_more(settings, seconds: int):
+    """A category of its own (the cache outlives a test's transaction) with one shop, its figures
+    counted at T0 with the cache kept `seconds`; then a second shop joins it."""
+    settings.METRICS_CATEGORY_CACHE_SECONDS = seconds
+    category = f"cat-{uuid.uuid4().hex}"
+    shop = ShopFactory(category=category)
+    with time_machine.travel(T0, tick=False):
+        first = shop_metrics(shop=shop)
+    assert (first["category_shops"], first["category_as_of"]) == (1, T0)
+    ShopFactory(category=category)
+    return category, shop
+
+
 def test_the_category_is_counted_once_per_period_and_the_shop_every_time(settings):
     settings.METRICS_CATEGORY_CACHE_SECONDS = 600
     category = f"cat-{uuid.uuid4().hex}"  # the cache outlives a test's transaction: a category of its own
@@ -75,12 +88,7 @@ def test_the_category_is_counted_once_per_period_and_the_shop_every_time(setting
 
 
 def test_with_the_cache_off_the_category_is_counted_on_every_view(settings):
-    settings.METRICS_CATEGORY_CACHE_SECONDS = 0
-    category = f"cat-{uuid.uuid4().hex}"
-    shop = ShopFactory(category=category)
-    with time_machine.travel(T0, tick=False):
-        assert shop_metrics(shop=shop)["category_shops"] == 1
-    ShopFactory(category=category)
+    _, shop = _counted_at_t0_then_a_shop_more(settings, 0)
     with time_machine.travel(T0 + dt.timedelta(seconds=1), tick=False):
         again = shop_metrics(shop=shop)
     assert (again["category_shops"], again["category_as_of"]) == (2, T0 + dt.timedelta(seconds=1))
@@ -90,12 +98,7 @@ def test_past_the_period_one_viewer_hands_the_count_over_and_everyone_gets_the_o
     """At a peak, every viewer of a category's shops would count the same figures at once the moment
     they grow old; one hands the count to a worker (the lock), and everyone, that one included, is
     answered with the older figures meanwhile: no viewer waits for a category's count."""
-    settings.METRICS_CATEGORY_CACHE_SECONDS = 600
-    category = f"cat-{uuid.uuid4().hex}"
-    shop = ShopFactory(category=category)
-    with time_machine.travel(T0, tick=False):
-        assert shop_metrics(shop=shop)["category_as_of"] == T0
-    ShopFactory(category=category)
+    category, shop = _counted_at_t0_then_a_shop_more(settings, 600)
     key = _key(category)
     assert cache.add(f"{key}:counting", 1, timeout=60), "no one is counting yet"
     later = T0 + dt.timedelta(minutes=11)
@@ -138,12 +141,7 @@ def test_with_the_broker_down_the_viewer_who_took_the_lock_counts_them_at_once(s
     """Where the broker does not take the count (Redis down), the viewer who found the figures old
     counts them, as before the hand-over existed, without first waiting on the broker (left to kombu,
     6 s of connection retries), says so in the log and lets its lock go."""
-    settings.METRICS_CATEGORY_CACHE_SECONDS = 600
-    category = f"cat-{uuid.uuid4().hex}"
-    shop = ShopFactory(category=category)
-    with time_machine.travel(T0, tick=False):
-        assert shop_metrics(shop=shop)["category_shops"] == 1
-    ShopFactory(category=category)
+    category, shop = _counted_at_t0_then_a_shop_more(settings, 600)
     later = T0 + dt.timedelta(minutes=11)
     with broker_down(), time_machine.travel(later), CaptureQueriesContext(connection) as counting:
         started = time.perf_counter()
