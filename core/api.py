@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import InvalidPage, Page
-from django.db.models import IntegerField, QuerySet
+from django.db.models import IntegerField, Max, Min, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from rest_framework import exceptions, pagination, permissions, renderers
@@ -41,7 +41,7 @@ class CountedRows(Protocol):
 
 
 class QuerysetRows:
-    """CountedRows of a queryset: `rows` (possibly `.values()` or `.values_list()`), counted on
+    """CountedRows of a queryset: `rows` (instances, `.values()` or `.values_list()`), counted on
     `count_source` (the same queue without the joins), the count riding on the page as a subquery."""
 
     def __init__(self, rows: QuerySet, count_source: QuerySet, *, shape=None) -> None:
@@ -64,13 +64,50 @@ class QuerysetRows:
             count = fetched[0]["queue_count_capped"]
             for row in fetched:
                 del row["queue_count_capped"]
-        else:  # values_list(): the annotation comes last
+        elif isinstance(fetched[0], tuple):  # values_list(): the annotation comes last
             count = fetched[0][-1]
             fetched = [row[:-1] for row in fetched]
+        else:  # model instances: the annotation is an attribute of each
+            count = fetched[0].queue_count_capped
         return self._shape(fetched), count
 
     def count(self, cap: int) -> int:
         return self._count_source.order_by()[: cap + 1].count()
+
+
+class RecordedOrderRows(QuerysetRows):
+    """CountedRows of a list ordered by a time and then its id, both one way (the penalties' `-issued_at,
+    -id`, the ledger's `at, id`), on a table that keeps no B-tree index in that order (R-T01's sweep
+    writes a row of it per firing; docs/DECISIONS.md, "The staff's lists").
+
+    Rows [bottom, top) of that order all lie within a bound taken from the `top` rows at the same end
+    by id alone, which the primary key reads in order: with `-issued_at, -id`, the least issue time of
+    the `top` highest ids. A row issued before that bound has at least `top` rows above it (those
+    `top`, each issued at the bound or later), so it is on no page up to `top`; and a row at or past
+    the bound keeps its rank among those that are. The page is read past the bound (a BRIN index on the
+    time finds those rows without an entry per row), the count over the whole list. Two statements, as
+    a counted page reads; exact whatever the times, since rows issued late or back-dated only widen the
+    bound. It walks the primary key through the list's own rows: meant for a list that holds most of
+    its table (the staff's, unfiltered), not for a filter that skips most of it."""
+
+    def __init__(self, rows: QuerySet, *, time: str) -> None:
+        super().__init__(rows, rows)
+        ordering = [str(o) for o in (rows.query.order_by or rows.model._meta.ordering)]
+        if ordering not in ([f"-{time}", "-id"], [time, "id"]):
+            raise ValueError(f"RecordedOrderRows pages a list ordered by {time} and id, not by {ordering}")
+        self._time, self._descending = time, ordering[0].startswith("-")
+
+    def rows(self, bottom: int, top: int, *, count_cap: int | None) -> tuple[list, int | None]:
+        if top <= bottom or self._rows.query.is_empty():
+            return [], None
+        nearest = self._count_source.order_by("-pk" if self._descending else "pk")[:top]
+        bound = nearest.aggregate(bound=(Min if self._descending else Max)(self._time))["bound"]
+        if bound is None:  # no row at all
+            return [], None
+        past = {f"{self._time}__gte" if self._descending else f"{self._time}__lte": bound}
+        return QuerysetRows(self._rows.filter(**past), self._count_source, shape=self._shape).rows(
+            bottom, top, count_cap=count_cap
+        )
 
 
 class QueuePagination(Pagination):
@@ -148,6 +185,23 @@ class QueuePagination(Pagination):
         paginated = super().get_paginated_response_schema(schema)
         paginated["properties"]["count_capped"] = {"type": "boolean"}
         return paginated
+
+
+class RecordedOrderListMixin:
+    """A ListModelMixin's `list` for a list ordered by a time and its id (`recorded_time`): the whole
+    list (no filter: the staff's, unfiltered) is paged past a bound (RecordedOrderRows); a filtered one
+    (a seller's shops, a shop, a year) as any other, by the indexes its filters read."""
+
+    recorded_time: str
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        if queryset.query.where:
+            page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+        else:
+            source = RecordedOrderRows(queryset, time=self.recorded_time)
+            page = self.paginator.paginate_counted(source, request)  # type: ignore[attr-defined]
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)  # type: ignore[attr-defined]
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -24,6 +24,24 @@ def table_storage(table: str, **parameters: float) -> migrations.RunPython:
     return migrations.RunPython(forwards, backwards)
 
 
+def brin_index(name: str, table: str, column: str) -> migrations.RunPython:
+    """A migration operation that builds a BRIN index `name` on `table`'s `column` on PostgreSQL,
+    concurrently (its migration says `atomic = False`), and drops it when unapplied; nothing elsewhere
+    (the quick start's SQLite has no BRIN). A BRIN index keeps one summary per range of pages, not an
+    entry per row: a row appended to the table's end, in a range not yet summarized, writes nothing to
+    it; a vacuum summarizes the ranges filled since the last. Names are the migration's constants."""
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING brin ({column})")
+
+    def backwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+
+    return migrations.RunPython(forwards, backwards)
+
+
 class AddIndexConcurrently(migrations.AddIndex):
     """AddIndex that builds the index without blocking the table's writes on PostgreSQL (`CREATE INDEX
     CONCURRENTLY`: on a loaded primary a plain build would hold the sweeper's inserts for as long as it

@@ -7,7 +7,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import QueuePagination
+from core.api import QueuePagination, RecordedOrderListMixin
 from core.roles import is_arbitrator, is_platform_staff
 
 from . import services
@@ -37,9 +37,10 @@ def _int(value: str | None) -> int | None:
         ]
     )
 )
-class PenaltyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PenaltyViewSet(RecordedOrderListMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = PenaltySerializer
     pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every penalty
+    recorded_time = "issued_at"  # the staff's whole list, newest issued first, read past a bound
 
     def get_queryset(self):
         if self.action != "list":
@@ -101,9 +102,10 @@ class ShopRecordView(APIView):
         parameters=[OpenApiParameter("order", int), OpenApiParameter("shop", int), OpenApiParameter("account", str)]
     )
 )
-class LedgerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class LedgerViewSet(RecordedOrderListMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = LedgerMovementSerializer
     pagination_class = QueuePagination  # counted up to its cap: the staff's list holds every movement
+    recorded_time = "at"  # the staff's whole ledger, oldest first, read past a bound
 
     def get_queryset(self):
         qs = ledger_list_for(self.request.user)
