@@ -78,7 +78,8 @@ class QuerysetRows:
 class RecordedOrderRows(QuerysetRows):
     """CountedRows of a list ordered by a time and then its id, both one way (the penalties' `-issued_at,
     -id`, the ledger's `at, id`), on a table that keeps no B-tree index in that order (R-T01's sweep
-    writes a row of it per firing; docs/DECISIONS.md, "The staff's lists").
+    writes a row of it per firing; docs/DECISIONS.md, "A party's rows come from the buyer's and the
+    shop's indexes").
 
     Rows [bottom, top) of that order all lie within a bound taken from the `top` rows at the same end
     by id alone, which the primary key reads in order: with `-issued_at, -id`, the least issue time of
