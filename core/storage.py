@@ -7,39 +7,40 @@ from __future__ import annotations
 from django.db import NotSupportedError, migrations
 
 
+def postgresql_only(forwards_sql: str, backwards_sql: str) -> migrations.RunPython:
+    """A migration operation that runs `forwards_sql` on PostgreSQL, and `backwards_sql` when unapplied;
+    nothing elsewhere (the quick start's SQLite). The statements are the migration's constants."""
+
+    def forwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(forwards_sql)
+
+    def backwards(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(backwards_sql)
+
+    return migrations.RunPython(forwards, backwards)
+
+
 def table_storage(table: str, **parameters: float) -> migrations.RunPython:
     """A migration operation that sets `parameters` on `table` (`ALTER TABLE … SET (…)`) and resets them
     when unapplied. Names and values are the migration's constants, never input."""
     assignments = ", ".join(f"{name} = {value}" for name, value in parameters.items())
-    names = ", ".join(parameters)
-
-    def forwards(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"ALTER TABLE {table} SET ({assignments})")
-
-    def backwards(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"ALTER TABLE {table} RESET ({names})")
-
-    return migrations.RunPython(forwards, backwards)
+    return postgresql_only(
+        f"ALTER TABLE {table} SET ({assignments})", f"ALTER TABLE {table} RESET ({', '.join(parameters)})"
+    )
 
 
 def brin_index(name: str, table: str, column: str) -> migrations.RunPython:
-    """A migration operation that builds a BRIN index `name` on `table`'s `column` on PostgreSQL,
-    concurrently (its migration says `atomic = False`), and drops it when unapplied; nothing elsewhere
-    (the quick start's SQLite has no BRIN). A BRIN index keeps one summary per range of pages, not an
-    entry per row: a row appended to the table's end, in a range not yet summarized, writes nothing to
-    it; a vacuum summarizes the ranges filled since the last. Names are the migration's constants."""
-
-    def forwards(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING brin ({column})")
-
-    def backwards(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-
-    return migrations.RunPython(forwards, backwards)
+    """A migration operation that builds a BRIN index `name` on `table`'s `column`, concurrently (its
+    migration says `atomic = False`), and drops it when unapplied. A BRIN index keeps one summary per
+    range of pages, not an entry per row: a row appended to the table's end, in a range not yet
+    summarized, writes nothing to it; a vacuum summarizes the ranges filled since the last. The quick
+    start's SQLite has no BRIN: nothing there. Names are the migration's constants."""
+    return postgresql_only(
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} USING brin ({column})",
+        f"DROP INDEX CONCURRENTLY IF EXISTS {name}",
+    )
 
 
 class AddIndexConcurrently(migrations.AddIndex):
