@@ -89,8 +89,9 @@ class RecordedOrderRows(QuerysetRows):
     time finds those rows without an entry per row), the count over the whole list. Two statements, as
     a counted page reads; exact whatever the times, since rows issued late or back-dated only widen the
     bound, and between the two statements, since neither table loses a row (a penalty is revoked, a
-    movement reversed) and the `top` rows behind the bound are still there for the page's. It walks the primary key through the list's own rows: meant for a list that holds most of
-    its table (the staff's, unfiltered), not for a filter that skips most of it."""
+    movement reversed) and the `top` rows behind the bound are still there for the page's. It walks
+    the primary key through the list's own rows: meant for a list that holds most of its table (the
+    staff's, unfiltered), not for a filter that skips most of it."""
 
     def __init__(self, rows: QuerySet, *, time: str) -> None:
         super().__init__(rows, rows)
