@@ -39,9 +39,10 @@ ISSUE_5X_PGBENCH_OF_REFERENCE = 5 * 1_765 / 45_255
 
 
 def near(value: float, target: float, *, pct: bool) -> str:
-    """`value` as a verdict's figure: a whole percent (pct) or a ratio to one decimal, with decimals
-    added (up to three) while that rounding would print the target itself (49.9 % of bare misses 50 %,
-    and "50% MISSED" would not say by how much; RUN102)."""
+    """`value` as a verdict's figure, or a bound's beside the target it stands for: a whole percent (pct)
+    or a ratio to one decimal, with decimals added (up to three) while that rounding would print the
+    target itself (49.9 % of bare misses 50 %, and "50% MISSED" would not say by how much; RUN102; the
+    bounds by hand printed 5.0x for 4.96 and 50% for 49.8 % until RUN140)."""
     places = 0 if pct else 1
     while True:
         shown, aim = (
@@ -272,7 +273,8 @@ def main() -> None:
             f"(per-row path 2w {pr:,.0f}/s) | R-T01 full 1w {rt[1]:,.0f}/s 2w {rt[2]:,.0f}/s "
             f"({sanctions:,} R-P11 sanctions imposed on the way) | R-T16 auto-confirm 2w {auto_confirm:,.0f}/s | "
             f"reference sweeper 2p {ref:,.0f}/s, with the full R-T01 action in SQL 2p {ref_full:,.0f}/s "
-            f"({ref_full / tps if tps else 0:.1f}x pgbench) | celery-per-task c2 {celery:,.0f}/s ({fired:,}) | "
+            f"({near(ref_full / tps if tps else 0, 5, pct=False)}x pgbench) | "
+            f"celery-per-task c2 {celery:,.0f}/s ({fired:,}) | "
             f"pgbench c2 {tps:,.0f} tps (the greater of {tps_before:,.0f} before R-T01 and {tps_after:,.0f} "
             f"at the end) | minimal/reference {near(best_minimal / ref, 0.25, pct=True)}, "
             f"minimal/celery {near(best_minimal / celery if celery else 0, 10, pct=False)}x, R-T01/pgbench "
@@ -390,8 +392,8 @@ def main() -> None:
         say(
             f"bench 4 api (gunicorn {api_workers} sync workers, python loader 2x3): {fmt('bare', 'bare', bare)} | "
             f"{fmt('POST refunds/', 'post', post)} | {fmt('GET cases/', 'cases', cases)} | "
-            f"{fmt('a filing written by hand', 'by_hand', by_hand)} ({by_hand[0] / bare[0]:.0%} of bare: the bound) | "
-            + "; ".join(verdicts)
+            f"{fmt('a filing written by hand', 'by_hand', by_hand)} "
+            f"({near(by_hand[0] / bare[0], 0.5, pct=True)} of bare: the bound) | " + "; ".join(verdicts)
         )
 
     # --- bench 5: queues at size ---------------------------------------------------------------------
