@@ -328,6 +328,27 @@ def remove_deadlines(first_id: int, n: int) -> float:
     return time.perf_counter() - started
 
 
+def set_future_pending(n: int) -> float:
+    """Bring the pending deadlines due in the future to `n` (bench.alternate): the newest beyond the
+    oldest `n` deleted, or the missing ones loaded (`generate_future_deadlines`); no other deadline is
+    touched. Returns the seconds it took."""
+    from disputes.models import Deadline
+
+    started = time.perf_counter()
+    future = Deadline.objects.filter(status=Deadline.Status.PENDING, due_at__gt=timezone.now())
+    have = future.count()
+    if have < n:
+        generate_future_deadlines(n - have)
+    elif have > n:
+        first = future.order_by("id").values_list("id", flat=True)[n]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {Deadline._meta.db_table} WHERE status = %s AND due_at > %s AND id >= %s",
+                [Deadline.Status.PENDING, timezone.now(), first],
+            )
+    return time.perf_counter() - started
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "base"
     if what == "base":

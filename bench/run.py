@@ -17,7 +17,10 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from bench import cpu
 
 BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/disputes_bench")
 os.environ["DATABASE_URL"] = BENCH_DB
@@ -83,6 +86,48 @@ class ScaleState(NamedTuple):
     wal_bytes: float
 
 
+def minimal_rate(
+    first_order: int,
+    workers: int,
+    n: int,
+    mode: str = "batch",
+    clean: bool = False,
+    window: cpu.Window | None = None,
+) -> float:
+    """Bench 1's minimal rule (X-B01) made due on `n` orders from `first_order` and swept: firings a second."""
+    from bench import sweep
+
+    fired, seconds, _ = sweep.sweep(
+        rule="X-B01",
+        kind="x_b01_bench_minimal",
+        orders=(first_order, first_order + n),
+        workers=workers,
+        rule_mode=mode,
+        clean=clean,
+        window=window,
+    )
+    return fired / seconds
+
+
+def scale_state(first_order: int, n: int) -> ScaleState:
+    """Bench 2's figures for one state: the median of three sweeps of 20,000 (one sweep of 3 s moved by
+    a tenth from run to run on the RUN8 machine, as much as the target's margin), each after a VACUUM:
+    without it the later sweeps wade through the dead index entries of the earlier ones (this server
+    runs without autovacuum), and the sweeps with 1,000,000 pending, which come last, measured the
+    garbage of the first ones rather than the pending rows (75 % at 21:05, RUN8 session). Returns the
+    medians of the rate, the machine's CPU per firing (µs) and the WAL per firing (bytes): the last two
+    say whether a change of rate was more work or a slower machine."""
+    from bench import cpu
+
+    rates, cpus, wals = [], [], []
+    for _ in range(3):
+        window = cpu.Window(wal=True)
+        rates.append(minimal_rate(first_order, 2, n, clean=True, window=window))
+        cpus.append(window.per(n))
+        wals.append(window.wal_per(n))
+    return ScaleState(statistics.median(rates), statistics.median(cpus), statistics.median(wals))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
@@ -120,48 +165,18 @@ def main() -> None:
     o0 = Order.objects.order_by("id").values_list("id", flat=True).first()
     due_slice = (o0, o0 + due_n)
 
-    def minimal_rate(
-        workers: int, n: int, mode: str = "batch", clean: bool = False, window: cpu.Window | None = None
-    ) -> float:
-        fired, seconds, _ = sweep.sweep(
-            rule="X-B01",
-            kind="x_b01_bench_minimal",
-            orders=(o0, o0 + n),
-            workers=workers,
-            rule_mode=mode,
-            clean=clean,
-            window=window,
-        )
-        return fired / seconds
-
     # --- bench 2: scale independence (10,000 future pending, then 1,000,000) ----------------------
     if not args.no_setup:
         generate.generate_future_deadlines(future_small)
 
-    def scale_state() -> ScaleState:
-        """Bench 2's figures for one state: the median of three sweeps of 20,000 (one sweep of 3 s moved by
-        a tenth from run to run on the RUN8 machine, as much as the target's margin), each after a VACUUM:
-        without it the later sweeps wade through the dead index entries of the earlier ones (this server
-        runs without autovacuum), and the sweeps with 1,000,000 pending, which come last, measured the
-        garbage of the first ones rather than the pending rows (75 % at 21:05, RUN8 session). Returns the
-        medians of the rate, the machine's CPU per firing (µs) and the WAL per firing (bytes): the last two
-        say whether a change of rate was more work or a slower machine."""
-        n = int(20_000 * scale) or 400
-        rates, cpus, wals = [], [], []
-        for _ in range(3):
-            window = cpu.Window(wal=True)
-            rates.append(minimal_rate(2, n, clean=True, window=window))
-            cpus.append(window.per(n))
-            wals.append(window.wal_per(n))
-        return ScaleState(statistics.median(rates), statistics.median(cpus), statistics.median(wals))
-
-    small = scale_state() if 2 in only else ScaleState(0.0, 0.0, 0.0)
+    scale_n = int(20_000 * scale) or 400
+    small = scale_state(o0, scale_n) if 2 in only else ScaleState(0.0, 0.0, 0.0)
     future_first = sweep.max_deadline_id() + 1
     if not args.no_setup:
         seconds = generate.generate_future_deadlines(future_big - future_small)
         say(f"bench load: {future_big:,} pending deadlines (COPY + ANALYZE) in {seconds:.1f} s")
     if 2 in only:
-        big = scale_state()
+        big = scale_state(o0, scale_n)
         # Then the 10,000 state once more (A-B-A): the 990,000 deleted, measured, and loaded again for
         # the benches after. Sweeps minutes apart drift on a shared machine by more than the target's
         # margin: measured only before and after the load, the ratio read that drift (96-140 % with one
@@ -169,7 +184,7 @@ def main() -> None:
         again = None
         if not args.no_setup:
             generate.remove_deadlines(future_first, future_big - future_small)
-            again = scale_state()
+            again = scale_state(o0, scale_n)
             seconds = generate.generate_future_deadlines(future_big - future_small)
             say(f"bench load: the {future_big - future_small:,} deleted and loaded again in {seconds:.1f} s")
         base = (small.rate + again.rate) / 2 if again else small.rate
@@ -202,10 +217,10 @@ def main() -> None:
         cpus = {
             name: cpu.Window(wal=True) for name in ("minimal", "R-T01", "R-T16", "reference", "SQL R-T01", "pgbench")
         }
-        m1 = minimal_rate(1, due_n, clean=True)
-        m2 = minimal_rate(2, due_n, clean=True, window=cpus["minimal"])
+        m1 = minimal_rate(o0, 1, due_n, clean=True)
+        m2 = minimal_rate(o0, 2, due_n, clean=True, window=cpus["minimal"])
         best_minimal = max(m1, m2)
-        pr = minimal_rate(2, due_n // 5, mode="per_row", clean=True)
+        pr = minimal_rate(o0, 2, due_n // 5, mode="per_row", clean=True)
         # pgbench twice, right before the R-T01 sweeps and at the end: its rate moves with the hour (the
         # WAL flush), and once collapsed to a third in one minute (RUN52), which made a false MET. The
         # verdict stands against the greater of the two: no dip of pgbench's can meet the target.
@@ -288,7 +303,7 @@ def main() -> None:
     # --- bench 3: lateness at 50 % of the maximum rate --------------------------------------------
     if 3 in only:
         if not best_minimal:
-            best_minimal = minimal_rate(2, due_n // 2)
+            best_minimal = minimal_rate(o0, 2, due_n // 2)
         interval = float(os.environ["DEADLINE_SWEEP_INTERVAL_SECONDS"])
         seconds = 10 if args.small else 40
         rate = best_minimal / 2
