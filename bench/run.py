@@ -110,13 +110,14 @@ def minimal_rate(
 
 
 def scale_state(first_order: int, n: int) -> ScaleState:
-    """Bench 2's figures for one state: the median of three sweeps of 20,000 (one sweep of 3 s moved by
-    a tenth from run to run on the RUN8 machine, as much as the target's margin), each after a VACUUM:
-    without it the later sweeps wade through the dead index entries of the earlier ones (this server
-    runs without autovacuum), and the sweeps with 1,000,000 pending, which come last, measured the
-    garbage of the first ones rather than the pending rows (75 % at 21:05, RUN8 session). Returns the
-    medians of the rate, the machine's CPU per firing (µs) and the WAL per firing (bytes): the last two
-    say whether a change of rate was more work or a slower machine."""
+    """Bench 2's figures for one state: the median of three sweeps of the minimal rule due on `n` orders
+    from `first_order` (20,000 at full size; one sweep of 3 s moved by a tenth from run to run on the
+    RUN8 machine, as much as the target's margin), each after a VACUUM: without it the later sweeps
+    wade through the dead index entries of the earlier ones (this server runs without autovacuum), and
+    the sweeps with 1,000,000 pending, which come last, measured the garbage of the first ones rather
+    than the pending rows (75 % at 21:05, RUN8 session). Returns the medians of the rate, the machine's
+    CPU per firing (µs) and the WAL per firing (bytes): the last two say whether a change of rate was
+    more work or a slower machine."""
     from bench import cpu
 
     rates, cpus, wals = [], [], []
