@@ -334,8 +334,8 @@ def set_future_pending(n: int) -> float:
     touched. Returns the seconds it took."""
     from disputes.models import Deadline
 
-    started = time.perf_counter()
-    future = Deadline.objects.filter(status=Deadline.Status.PENDING, due_at__gt=timezone.now())
+    started, now = time.perf_counter(), timezone.now()
+    future = Deadline.objects.filter(status=Deadline.Status.PENDING, due_at__gt=now)
     have = future.count()
     if have < n:
         generate_future_deadlines(n - have)
@@ -344,7 +344,7 @@ def set_future_pending(n: int) -> float:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {Deadline._meta.db_table} WHERE status = %s AND due_at > %s AND id >= %s",
-                [Deadline.Status.PENDING, timezone.now(), first],
+                [Deadline.Status.PENDING, now, first],
             )
     return time.perf_counter() - started
 
