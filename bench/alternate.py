@@ -17,7 +17,7 @@ import time
 
 from bench import run as runner  # the bench's environment, as `make bench` sets it
 
-STATES = {"A": 10_000, "B": 1_000_000}
+STATES = {"A": runner.SCALE_FUTURE_SMALL, "B": runner.SCALE_FUTURE_BIG}
 
 
 def main() -> None:
@@ -37,7 +37,7 @@ def main() -> None:
         parser.error("the bench database is empty: run `make bench` first")
     for state in args.states:
         generate.set_future_pending(STATES[state])
-        figures = runner.scale_state(first_order, 20_000)
+        figures = runner.scale_state(first_order, runner.SCALE_SWEEP)
         runner.say(
             f"{time.strftime('%H:%M:%S', time.gmtime())} UTC {state} ({STATES[state]:,} future pending): "
             f"{figures.rate:,.0f}/s, the machine's CPU {figures.cpu_us:,.0f} µs and the WAL "

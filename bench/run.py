@@ -78,6 +78,12 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+# Bench 2's sizes at full scale: the future pending deadlines of its two states, and the deadlines each
+# of its sweeps fires (bench.alternate measures the same states with them).
+SCALE_FUTURE_SMALL, SCALE_FUTURE_BIG = 10_000, 1_000_000
+SCALE_SWEEP = 20_000
+
+
 class ScaleState(NamedTuple):
     """Bench 2's medians for one state: the sweep rate, the machine's CPU (µs) and WAL (bytes) per firing."""
 
@@ -139,7 +145,7 @@ def main() -> None:
     scale = 0.02 if args.small else 1.0
     due_n = int(100_000 * scale)
     celery_n = int(20_000 * scale)
-    future_small, future_big = int(10_000 * scale), int(1_000_000 * scale)
+    future_small, future_big = int(SCALE_FUTURE_SMALL * scale), int(SCALE_FUTURE_BIG * scale)
 
     say(f"# bench: {BENCH_DB}, scale {scale}, {machine()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     if not args.no_setup:
@@ -170,7 +176,7 @@ def main() -> None:
     if not args.no_setup:
         generate.generate_future_deadlines(future_small)
 
-    scale_n = int(20_000 * scale) or 400
+    scale_n = int(SCALE_SWEEP * scale) or 400
     small = scale_state(o0, scale_n) if 2 in only else ScaleState(0.0, 0.0, 0.0)
     future_first = sweep.max_deadline_id() + 1
     if not args.no_setup:
@@ -201,7 +207,7 @@ def main() -> None:
             f"{' / '.join(f'{st.wal_bytes:,.0f}' for st in states)} B"
         )
         say(
-            f"bench 2 scale: sweep {int(20_000 * scale):,} due (median of 3), 2 workers: {small.rate:,.0f}/s "
+            f"bench 2 scale: sweep {scale_n:,} due (median of 3), 2 workers: {small.rate:,.0f}/s "
             f"with {future_small:,} future pending, {big.rate:,.0f}/s with {future_big:,}{against}{per_firing} "
             f"(target >= 90%) {'MET' if ratio >= 0.9 else 'MISSED'}"
         )
